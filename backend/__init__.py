@@ -1,0 +1,1 @@
+"""RewardPilot backend: everything but the UI. Never imports streamlit."""

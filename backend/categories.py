@@ -1,0 +1,266 @@
+"""Reward categories: MCC -> category, with the issuer label and merchant name as fallbacks.
+
+Issuers decide a purchase's category by the merchant's MCC (ISO 18245), so an MCC is the
+strongest evidence. Without one we fall back to the issuer's category text, then to the
+merchant name; `evidence` records which decided, and it drives the engine's confidence.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+# Every reward category the catalog may name. `other` earns only a card's base rate.
+CATEGORIES: dict[str, str] = {
+    "dining": "Restaurants and bars",
+    "grocery": "US supermarkets",
+    "wholesale_club": "Wholesale clubs (Costco, Sam's Club)",
+    "superstore": "Superstores, discount and department stores (Walmart, Target)",
+    "gas": "Gas stations and EV charging",
+    "airline": "Airlines",
+    "hotel": "Hotels and lodging",
+    "car_rental": "Car rental",
+    "transit": "Transit, taxis, rideshare, tolls, parking",
+    "travel_agency": "Travel agencies and other travel",
+    "streaming": "Streaming services",
+    "drugstore": "Drugstores",
+    "office_supply": "Office supply stores",
+    "telecom": "Internet, cable and phone",
+    "shipping": "Shipping",
+    "advertising": "Advertising",
+    "home_improvement": "Home improvement",
+    "entertainment": "Entertainment and live events",
+    "fitness": "Fitness clubs",
+    "spa": "Health and beauty spas",
+    "electronics_software": "Electronics, software and cloud",
+    "utilities": "Utilities",
+    "online_shopping": "Online shopping",
+    "amazon": "Amazon",
+    "paypal": "PayPal",
+    "apparel": "Clothing stores",
+    "other": "Everything else",
+}
+
+# Named groups a catalog rule may use instead of listing categories one by one.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "travel": ("airline", "hotel", "car_rental", "travel_agency", "transit"),
+    "online_shopping": ("online_shopping", "amazon", "paypal"),
+}
+
+# Evidence kinds, strongest first, with the confidence each lends to a pick.
+EVIDENCE_WEIGHT: dict[str, float] = {
+    "mcc": 1.0,
+    "correction": 1.0,   # the user assigned this merchant's category
+    "brand": 0.95,       # a named brand that issuers categorize by merchant (Amazon, PayPal)
+    "dictionary": 0.9,   # a curated merchant dictionary entry
+    "label": 0.8,        # the issuer's own category text
+    "fuzzy": 0.7,        # a near spelling of a dictionary entry
+    "keyword": 0.6,      # a word in the merchant name
+    "none": 0.4,         # nothing known: `other`
+}
+
+# MCC ranges and codes -> category (reference/categories.md).
+_MCC_RANGES: list[tuple[int, int, str]] = [
+    (3000, 3350, "airline"),
+    (3351, 3500, "car_rental"),
+    (3501, 3999, "hotel"),
+]
+_MCC_CODES: dict[str, tuple[int, ...]] = {
+    "dining": (5812, 5813, 5814),
+    "grocery": (5411,),
+    "wholesale_club": (5300,),
+    "superstore": (5310, 5311),
+    "gas": (5541, 5542, 5552),
+    "airline": (4511,),
+    "hotel": (7011, 7012),
+    "car_rental": (7512, 7513),
+    "transit": (4111, 4112, 4121, 4131, 4411, 4784, 4789, 7523),
+    "travel_agency": (4722, 7033),
+    "streaming": (5815, 5816, 5817, 5818, 5968),
+    "drugstore": (5912,),
+    "office_supply": (5943, 5111),
+    "telecom": (4814, 4816, 4899),
+    "shipping": (4215, 9402),
+    "advertising": (7311,),
+    "home_improvement": (5200, 5211, 5231, 5251, 5261),
+    "entertainment": (7832, 7922, 7929, 7991, 7996),
+    "fitness": (7997, 7941),
+    "spa": (7298,),
+    "electronics_software": (5045, 5732, 5734, 7372, 7379),
+    "utilities": (4900,),
+    "online_shopping": (5964,),
+    "apparel": (5611, 5621, 5631, 5641, 5651, 5655, 5661, 5681, 5691, 5699),
+}
+# 4899 is both cable TV and streaming: issuers differ; we count it as telecom.
+
+# Issuer category labels (Chase, Amex, Capital One, Discover, and plain words) -> category.
+_LABELS: dict[str, str] = {
+    "groceries": "grocery", "grocery": "grocery", "supermarkets": "grocery", "supermarket": "grocery",
+    "merchandise & supplies-groceries": "grocery",
+    "gas": "gas", "gasoline": "gas", "fuel": "gas", "gas/automotive": "gas",
+    "transportation-fuel": "gas", "gas stations": "gas", "ev charging": "gas",
+    "dining": "dining", "restaurants": "dining", "restaurant": "dining", "food & drink": "dining",
+    "restaurant-restaurant": "dining", "restaurant-bar & café": "dining", "restaurant-bar & cafe": "dining",
+    "restaurant-fast food": "dining", "food": "dining",
+    "travel": "travel_agency", "travel/ entertainment": "travel_agency", "travel/entertainment": "travel_agency",
+    "airfare": "airline", "airline": "airline", "airlines": "airline", "travel-airline": "airline",
+    "lodging": "hotel", "hotel": "hotel", "hotels": "hotel", "travel-lodging": "hotel",
+    "car rental": "car_rental", "travel-vehicle rental": "car_rental",
+    "transit": "transit", "transportation": "transit", "transportation-taxis & coach": "transit",
+    "transportation-parking charges": "transit", "parking": "transit", "rideshare": "transit",
+    "streaming": "streaming", "entertainment": "entertainment", "entertainment-other": "entertainment",
+    "drugstores": "drugstore", "drugstore": "drugstore", "pharmacy": "drugstore",
+    "health & wellness": "drugstore", "merchandise & supplies-pharmacies": "drugstore",
+    "office supplies": "office_supply", "office supply": "office_supply",
+    "bills & utilities": "utilities", "utilities": "utilities", "phone/cable": "telecom",
+    "communications-cable & internet comm": "telecom", "telecom": "telecom", "internet": "telecom",
+    "home improvement": "home_improvement", "home": "home_improvement",
+    "merchandise & supplies-hardware supplies": "home_improvement",
+    "shipping": "shipping", "advertising": "advertising", "fitness": "fitness", "gym": "fitness",
+    "wholesale clubs": "wholesale_club", "warehouse clubs": "wholesale_club",
+    "merchandise & supplies-wholesale stores": "wholesale_club",
+    "department stores": "superstore", "merchandise & supplies-department stores": "superstore",
+    "merchandise & supplies-discount stores": "superstore",
+    "shopping": "other", "merchandise": "other", "other": "other", "services": "other",
+    "personal": "other", "professional services": "other",
+    "electronics": "electronics_software", "software": "electronics_software",
+    "merchandise & supplies-computer supplies": "electronics_software",
+    "merchandise & supplies-electronics stores": "electronics_software",
+    "clothing": "apparel", "merchandise & supplies-clothing stores": "apparel",
+}
+
+# Brands that issuers categorize by merchant rather than MCC: they win over the MCC.
+_BRANDS: dict[str, tuple[str, ...]] = {
+    "amazon": ("amazon", "amzn"),
+    "paypal": ("paypal",),
+}
+
+# Last-resort words in a merchant name (used only when no MCC, label or dictionary entry decides).
+_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "dining": ("restaurant", "grill", "pizza", "cafe", "coffee", "diner", "bistro", "taqueria",
+               "sushi", "burger", "bar & grill", "kitchen", "bakery", "deli"),
+    "grocery": ("grocery", "market", "supermarket", "foods"),
+    "gas": ("gas", "fuel", "petrol", "shell oil", "chevron", "exxon", "station"),
+    "hotel": ("hotel", "inn", "suites", "resort", "motel"),
+    "airline": ("airline", "airlines", "airways"),
+    "transit": ("taxi", "parking", "transit", "metro", "toll"),
+    "drugstore": ("pharmacy", "drug"),
+    "streaming": ("streaming",),
+    "fitness": ("fitness", "gym", "yoga"),
+    "telecom": ("wireless", "telecom", "internet", "cable"),
+    "shipping": ("shipping", "postal", "freight"),
+}
+
+
+@lru_cache(maxsize=1)
+def _mcc_table() -> np.ndarray:
+    """Category code per MCC 0..9999 (index into CATEGORY_NAMES)."""
+    table = np.full(10000, CATEGORY_NAMES.index("other"), dtype=np.int16)
+    for lo, hi, cat in _MCC_RANGES:
+        table[lo:hi + 1] = CATEGORY_NAMES.index(cat)
+    for cat, codes in _MCC_CODES.items():
+        table[list(codes)] = CATEGORY_NAMES.index(cat)
+    return table
+
+
+CATEGORY_NAMES: list[str] = list(CATEGORIES)
+
+
+def category_for_mcc(mcc: int | str) -> str:
+    """The reward category of one MCC (`other` when it earns no named bonus)."""
+    return CATEGORY_NAMES[int(_mcc_table()[int(mcc)])]
+
+
+def describe_mcc(mcc: int | str) -> str:
+    """A human description of an MCC, from iso18245; airline/car/hotel ranges are named by us."""
+    import iso18245
+
+    code = f"{int(mcc):04d}"
+    try:
+        info = iso18245.get_mcc(code)
+    except (KeyError, ValueError):
+        return "Unknown MCC"
+    text = info.iso_description or info.visa_description or info.mastercard_description
+    if 3000 <= int(code) <= 3999:
+        brand = info.visa_description or info.mastercard_description or ""
+        kind = CATEGORIES[category_for_mcc(code)]
+        return f"{kind}: {brand}".strip(": ") if brand else kind
+    return text or "Unknown MCC"
+
+
+def parse_mcc(values: pd.Series) -> pd.Series:
+    """MCC text -> nullable integer 0..9999 (blank, non-numeric and out-of-range become <NA>)."""
+    num = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
+    ok = num.notna() & (num >= 0) & (num <= 9999) & (num == np.floor(num))
+    return num.where(ok).astype("Int64")
+
+
+def expand(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Expand group names (e.g. `travel`) into categories, keeping order and uniqueness."""
+    out: list[str] = []
+    for name in names:
+        for cat in GROUPS.get(name, (name,)):
+            if cat not in out:
+                out.append(cat)
+    return tuple(out)
+
+
+def categorize(frame: pd.DataFrame, merchant_lookup=None) -> tuple[pd.Series, pd.Series]:
+    """Reward category and evidence for every row of a canonical frame (vectorized).
+
+    Order: a brand that issuers judge by merchant name; the MCC; the issuer's category text;
+    then the merchant name (the `merchant_lookup` callable, returning (category, evidence)
+    series with <NA> where it does not know, else built-in keywords).
+    """
+    n = len(frame)
+    category = pd.Series(pd.NA, index=frame.index, dtype="string")
+    evidence = pd.Series(pd.NA, index=frame.index, dtype="string")
+
+    mcc = parse_mcc(frame["mcc"]) if "mcc" in frame else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    has_mcc = mcc.notna().to_numpy()
+    if has_mcc.any():
+        codes = _mcc_table()[mcc[has_mcc].to_numpy(dtype=np.int64)]
+        category[has_mcc] = np.asarray(CATEGORY_NAMES, dtype=object)[codes]
+        evidence[has_mcc] = "mcc"
+
+    merchant = frame["merchant"].astype("string").fillna("").str.lower() if "merchant" in frame else pd.Series("", index=frame.index, dtype="string")
+    for cat, words in _BRANDS.items():
+        hit = merchant.str.contains("|".join(words), regex=True).fillna(False).to_numpy()
+        category[hit] = cat
+        evidence[hit] = "brand"
+
+    todo = category.isna()
+    if todo.any() and "category" in frame:
+        label = frame.loc[todo, "category"].astype("string").str.strip().str.lower()
+        mapped = label.map(_LABELS)
+        known = mapped.notna()
+        category[mapped[known].index] = mapped[known]
+        evidence[mapped[known].index] = "label"
+        # A label we do not recognise that names a category outright (e.g. `dining`).
+        direct = label[~known & label.isin(CATEGORIES.keys())]
+        category[direct.index] = direct
+        evidence[direct.index] = "label"
+
+    todo = category.isna()
+    if todo.any() and merchant_lookup is not None:
+        cat, ev = merchant_lookup(frame.loc[todo, "merchant"])
+        found = cat.notna()
+        category[cat[found].index] = cat[found]
+        evidence[cat[found].index] = ev[found]
+
+    todo = category.isna()
+    if todo.any():
+        names = merchant[todo]
+        for cat, words in _KEYWORDS.items():
+            pattern = r"\b(?:" + "|".join(words) + r")\b"
+            hit = names[category[names.index].isna()]
+            hit = hit[hit.str.contains(pattern, regex=True).fillna(False)]
+            category[hit.index] = cat
+            evidence[hit.index] = "keyword"
+
+    rest = category.isna()
+    category[rest] = "other"
+    evidence[rest] = "none"
+    assert len(category) == n
+    return category, evidence
