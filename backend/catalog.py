@@ -87,6 +87,24 @@ class Catalog:
     cards: dict[str, Card]
     currencies: dict[str, Currency]
     path: str
+    raw: dict = field(default_factory=dict, repr=False)   # the decoded document, for subsets
+
+    def subset(self, card_ids: list[str]) -> dict:
+        """A JSON-safe catalog document with only these cards (and all currencies).
+
+        Payloads carry it so a remote worker needs nothing but the payload.
+        """
+        def plain(value):
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            if isinstance(value, (dt.date, dt.datetime)):
+                return value.isoformat()
+            return value
+        wanted = set(card_ids)
+        return {"currencies": plain(self.raw.get("currencies", {})),
+                "cards": [plain(c) for c in self.raw.get("cards", []) if c.get("id") in wanted]}
 
     def card(self, card_id: str) -> Card:
         try:
@@ -110,6 +128,11 @@ def _need(entry: dict, key: str, where: str, kind: type | tuple[type, ...]):
     if key not in entry:
         raise CatalogError(f"{where}: missing field '{key}'")
     value = entry[key]
+    if kind is dt.date and isinstance(value, str):   # JSON payloads carry dates as ISO text
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise CatalogError(f"{where}: field '{key}' is not a date ({value!r})") from None
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise CatalogError(f"{where}: field '{key}' has the wrong type ({type(value).__name__})")
     return value
@@ -240,7 +263,7 @@ def parse_catalog(data: dict, path: str = "<catalog>") -> Catalog:
         cards[card.id] = card
     if not cards:
         raise CatalogError(f"{path}: no [[cards]] defined")
-    return Catalog(cards=cards, currencies=currencies, path=path)
+    return Catalog(cards=cards, currencies=currencies, path=path, raw=data)
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pandas as pd
 
@@ -18,6 +19,8 @@ OUTPUT_COLUMNS = [
 ]
 CARD_USED_COLUMNS = ["card_used", "actual_rewards", "missed_rewards"]
 
+MerchantLookup = Callable[[pd.Series], tuple[pd.Series, pd.Series]]
+
 
 @dataclass(frozen=True)
 class Valuation:
@@ -26,11 +29,33 @@ class Valuation:
     overrides: dict[str, float] = field(default_factory=dict)
 
 
-def score(frame: pd.DataFrame, wallet: Wallet, catalog: Catalog, valuation: Valuation = Valuation()) -> pd.DataFrame:
-    """Score a canonical frame; one output row per input row, in input order."""
+def prepare_frame(frame: pd.DataFrame, merchant_lookup: MerchantLookup | None = None) -> pd.DataFrame:
+    """Row checks + categories for a whole canonical frame (done once, before any chunking).
+
+    Adds: amount (float), ts (UTC datetime), status, error, error_column, reward_category,
+    category_evidence. Duplicate ids are found here, across the whole input.
+    """
     raise NotImplementedError
 
 
+def score_prepared(prepared: pd.DataFrame, wallet: Wallet, catalog: Catalog,
+                   valuation: Valuation = Valuation()) -> pd.DataFrame:
+    """Score a prepared frame (or any slice of whole account-years of it).
+
+    Returns OUTPUT_COLUMNS (+ CARD_USED_COLUMNS when the frame has `card_used`), one row per
+    input row, same index and order as the input.
+    """
+    raise NotImplementedError
+
+
+def score(frame: pd.DataFrame, wallet: Wallet, catalog: Catalog, valuation: Valuation = Valuation(),
+          merchant_lookup: MerchantLookup | None = None) -> pd.DataFrame:
+    """Score a canonical frame in-process: prepare_frame + score_prepared."""
+    return score_prepared(prepare_frame(frame, merchant_lookup), wallet, catalog, valuation)
+
+
 def summarize(results: pd.DataFrame, seconds: float | None = None) -> dict:
-    """The JSON summary of a results frame."""
+    """The JSON summary of a results frame: total_transactions, scored, skipped, failed,
+    total_rewards, effective_rate, by_card, by_category, processing_time_seconds,
+    throughput_tps, and missed_rewards when card_used is known."""
     raise NotImplementedError
