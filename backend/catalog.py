@@ -6,6 +6,7 @@ and it is validated on load: a bad entry names the card and the field.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,8 @@ def _need(entry: dict, key: str, where: str, kind: type | tuple[type, ...]):
     if key not in entry:
         raise CatalogError(f"{where}: missing field '{key}'")
     value = entry[key]
+    if kind is dt.date and isinstance(value, dt.datetime):
+        raise CatalogError(f"{where}: field '{key}' is not a date ({value.isoformat()!r})")
     if kind is dt.date and isinstance(value, str):   # JSON payloads carry dates as ISO text
         try:
             value = dt.date.fromisoformat(value)
@@ -135,6 +138,13 @@ def _need(entry: dict, key: str, where: str, kind: type | tuple[type, ...]):
             raise CatalogError(f"{where}: field '{key}' is not a date ({value!r})") from None
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise CatalogError(f"{where}: field '{key}' has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _table(value, where: str) -> dict:
+    """A TOML table, or a CatalogError naming where the wrong shape is."""
+    if not isinstance(value, dict):
+        raise CatalogError(f"{where}: must be a table, not {type(value).__name__}")
     return value
 
 
@@ -149,6 +159,8 @@ def _categories(names, where: str, key: str) -> tuple[str, ...]:
 
 def _rate(entry: dict, key: str, where: str) -> float:
     value = _need(entry, key, where, (int, float))
+    if not math.isfinite(value):
+        raise CatalogError(f"{where}: field '{key}' must be a finite number")
     if value < 0:
         raise CatalogError(f"{where}: field '{key}' must not be negative")
     return float(value)
@@ -167,6 +179,7 @@ def _parse_cap(raw, caps: dict[str, Cap], where: str) -> Cap | None:
 
 
 def _cap_entry(where: str, raw: dict, name: str) -> Cap:
+    _table(raw, where)
     amount = _need(raw, "amount", where, (int, float))
     period = _need(raw, "period", where, str)
     if amount <= 0:
@@ -178,6 +191,7 @@ def _cap_entry(where: str, raw: dict, name: str) -> Cap:
 
 def _parse_rule(raw: dict, card_id: str, index: int, caps: dict[str, Cap]) -> Rule:
     where = f"card {card_id}: rules[{index}]"
+    _table(raw, where)
     kind = _need(raw, "kind", where, str)
     if kind not in RULE_KINDS:
         raise CatalogError(f"{where}: field 'kind' must be one of {', '.join(RULE_KINDS)}")
@@ -188,6 +202,7 @@ def _parse_rule(raw: dict, card_id: str, index: int, caps: dict[str, Cap]) -> Ru
         calendar = []
         for q, entry in enumerate(_need(raw, "calendar", where, list)):
             qwhere = f"{where}.calendar[{q}]"
+            _table(entry, qwhere)
             start, end = _need(entry, "start", qwhere, dt.date), _need(entry, "end", qwhere, dt.date)
             if end < start:
                 raise CatalogError(f"{qwhere}: field 'end' is before 'start'")
@@ -210,6 +225,7 @@ def _parse_rule(raw: dict, card_id: str, index: int, caps: dict[str, Cap]) -> Ru
 
 
 def _parse_card(raw: dict, index: int, currencies: dict[str, Currency]) -> Card:
+    _table(raw, f"cards[{index}]")
     card_id = raw.get("id")
     if not isinstance(card_id, str) or not card_id:
         raise CatalogError(f"cards[{index}]: missing field 'id'")
@@ -221,11 +237,11 @@ def _parse_card(raw: dict, index: int, currencies: dict[str, Currency]) -> Card:
     if kind not in ("personal", "business"):
         raise CatalogError(f"{where}: field 'kind' must be personal or business")
     caps = {name: _cap_entry(f"{where}: caps.{name}", entry, name=name)
-            for name, entry in raw.get("caps", {}).items()}
+            for name, entry in _table(raw.get("caps", {}), f"{where}: field 'caps'").items()}
     rules = tuple(_parse_rule(r, card_id, i, caps) for i, r in enumerate(raw.get("rules", [])))
     if sum(r.kind == "choice" for r in rules) > 1:
         raise CatalogError(f"{where}: field 'rules' has more than one choice rule")
-    fee = _need(raw, "annual_fee", where, (int, float))
+    fee = _rate(raw, "annual_fee", where)
     return Card(
         id=card_id,
         name=_need(raw, "name", where, str),
@@ -245,6 +261,7 @@ def _parse_currencies(raw: dict) -> dict[str, Currency]:
     out = {}
     for cid, entry in raw.items():
         where = f"currency {cid}"
+        _table(entry, where)
         cents = {p: float(_need(entry, p, where, (int, float))) for p in PROFILES}
         out[cid] = Currency(cid, entry.get("name", cid), cents)
     return out
@@ -274,7 +291,7 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             data = tomllib.load(fh)
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read the catalog ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{path}: not valid TOML ({exc})") from None
     try:
         return parse_catalog(data, str(path))

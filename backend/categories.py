@@ -169,7 +169,10 @@ CATEGORY_NAMES: list[str] = list(CATEGORIES)
 
 def category_for_mcc(mcc: int | str) -> str:
     """The reward category of one MCC (`other` when it earns no named bonus)."""
-    return CATEGORY_NAMES[int(_mcc_table()[int(mcc)])]
+    code = int(mcc)
+    if not 0 <= code <= 9999:
+        raise ValueError(f"MCC {mcc!r} is outside 0..9999")
+    return CATEGORY_NAMES[int(_mcc_table()[code])]
 
 
 def describe_mcc(mcc: int | str) -> str:
@@ -180,13 +183,14 @@ def describe_mcc(mcc: int | str) -> str:
     try:
         info = iso18245.get_mcc(code)
     except (KeyError, ValueError):
-        return "Unknown MCC"
-    text = info.iso_description or info.visa_description or info.mastercard_description
-    if 3000 <= int(code) <= 3999:
-        brand = info.visa_description or info.mastercard_description or ""
+        info = None
+    if 3000 <= int(mcc) <= 3999:   # private-use range: iso18245 says "Reserved"; we name it
         kind = CATEGORIES[category_for_mcc(code)]
-        return f"{kind}: {brand}".strip(": ") if brand else kind
-    return text or "Unknown MCC"
+        brand = (info.visa_description or info.mastercard_description) if info else ""
+        return f"{kind}: {brand}" if brand else kind
+    if info is None:
+        return "Unknown MCC"
+    return info.iso_description or info.visa_description or info.mastercard_description or "Unknown MCC"
 
 
 def parse_mcc(values: pd.Series) -> pd.Series:
