@@ -225,11 +225,8 @@ class RunView:
         if sort_by and sort_by in self.frame and total:
             key = self.frame[sort_by].iloc[idx]
             key = pd.to_numeric(key, errors="coerce") if sort_by in _NUMERIC else key.astype("string")
-            order = np.argsort(key.to_numpy(na_value=np.nan) if sort_by in _NUMERIC else key.fillna("").to_numpy(dtype=object),
-                               kind="stable")
-            if descending:
-                order = order[::-1]
-            idx = idx[order]
+            key.index = idx
+            idx = key.sort_values(ascending=not descending, na_position="last", kind="stable").index.to_numpy()
         sl = idx[(page - 1) * page_size: page * page_size]
         cols = [c for c in TABLE_COLUMNS if c in self.frame]
         return self.frame.iloc[sl][cols].reset_index(drop=True), total, pages
