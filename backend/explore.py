@@ -332,3 +332,74 @@ def _as_dict(run) -> dict:
     if hasattr(run, "__dataclass_fields__"):
         return {f.name: getattr(run, f.name) for f in fields(run)}
     return dict(run)
+
+
+# ---------------------------------------------------------------------- upload report
+
+PROBLEM_COLUMNS = ["file", "row", "column", "status", "message"]
+PREVIEW_COLUMNS = ["transaction_id", "user_id", "merchant", "category", "amount_usd", "mcc", "timestamp",
+                   "card_used", "description"]
+
+
+@dataclass
+class StatementReport:
+    """What the upload page says about one statement file before a run."""
+    name: str
+    format: str
+    issuer: str
+    rows_read: int
+    to_score: int
+    skipped: int
+    errors: int
+    problems: pd.DataFrame       # file, row, column, status, message (skipped and error rows)
+    preview: pd.DataFrame        # the first canonical rows
+
+
+def statement_report(statement, preview_rows: int = 20) -> StatementReport:
+    """Row checks on one statement's canonical frame: counts, problem rows with reasons, a preview.
+
+    The importer's own row issues (e.g. a row with more fields than the header) say more than
+    the generic row check, so their message wins for the same row.
+    """
+    from backend.transactions import prepare, problems
+    prepared = prepare(statement.frame)
+    status = prepared["status"].to_numpy(dtype=object)
+    report = problems(prepared, file=statement.name)
+    issues = getattr(statement, "issues", None)
+    if issues is not None and len(issues) and len(report):
+        better = pd.Series(issues["message"].astype(str).to_numpy(),
+                           index=pd.Index(issues["row"].astype("int64").to_numpy()))
+        better = better[~better.index.duplicated()]
+        found = report["row"].astype("int64").map(better)
+        report["message"] = found.where(found.notna(), report["message"]).astype(str)
+    preview = statement.frame.head(preview_rows)
+    return StatementReport(
+        name=statement.name, format=statement.format, issuer=statement.issuer, rows_read=int(statement.rows_read),
+        to_score=int((status == "ok").sum()), skipped=int((status == "skipped").sum()),
+        errors=int((status == "error").sum()), problems=report[PROBLEM_COLUMNS].reset_index(drop=True),
+        preview=preview[[c for c in PREVIEW_COLUMNS if c in preview]].reset_index(drop=True))
+
+
+# ---------------------------------------------------------------------- unknown merchants
+
+def unknown_merchants(view: RunView) -> pd.DataFrame:
+    """Merchants whose category stayed unknown (`other`): merchant, transactions, spend.
+
+    Uses backend.merchants.unknown_merchants when it is installed (it knows the evidence);
+    otherwise every scored merchant that landed in `other`.
+    """
+    try:
+        from backend.merchants import unknown_merchants as backend_unknown
+    except ImportError:
+        backend_unknown = None
+    if backend_unknown is not None:
+        found = backend_unknown(view.frame)
+        if isinstance(found, pd.DataFrame):
+            return found.reset_index(drop=True)
+        names = pd.Index(list(found))
+        keep = (view.status == "ok") & view.merchant.isin(names).to_numpy()
+    else:
+        keep = (view.status == "ok") & (view.category == "other")
+    frame = pd.DataFrame({"merchant": view.merchant.to_numpy(dtype=object)[keep], "spend": view.amount[keep]})
+    return frame.groupby("merchant", sort=True).agg(transactions=("spend", "size"), spend=("spend", "sum")) \
+        .reset_index().sort_values(["spend", "merchant"], ascending=[False, True], kind="stable").reset_index(drop=True)

@@ -31,8 +31,12 @@ def home() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _manager(home_dir: str):
-    from backend.runs import get_manager
-    return get_manager()
+    from backend.runs import get_manager, shutdown_manager
+    manager = get_manager()
+    if str(manager.settings.home.resolve()) != home_dir:   # REWARDPILOT_HOME changed (tests)
+        shutdown_manager()
+        manager = get_manager()
+    return manager
 
 
 def manager():
@@ -151,26 +155,32 @@ def sidebar_run_status() -> None:
     _sidebar_live(run_id)
 
 
-def _sidebar_body(run_id: str):
-    from backend import store
-    snap = store.snapshot(run_id)
-    st.markdown(f"**{snap.name or run_id}** · {snap.state}")
-    st.progress(min(max(snap.progress, 0.0), 1.0), text=f"{snap.done_rows:,} / {snap.total_rows:,} transactions")
-    return snap
+LIVE_STATUSES = ("queued", "running")
+
+
+def is_live(snap) -> bool:
+    return snap.status in LIVE_STATUSES
+
+
+def progress_fraction(snap) -> float:
+    return min(1.0, snap.rows_done / snap.total_rows) if snap.total_rows else 1.0
 
 
 def _sidebar_live(run_id: str) -> None:
+    from backend import store
     try:
-        from backend import store
-        live = store.snapshot(run_id).live
-    except Exception:  # noqa: BLE001 - the store may not know the run (an old URL)
+        manager()                      # resumes unfinished runs after a server restart
+        live = is_live(store.snapshot(run_id))
+    except Exception:  # noqa: BLE001 - e.g. an old URL naming a run this store does not have
         st.caption(f"Run {run_id} is not in the store.")
         return
 
     @st.fragment(run_every=2 if live else None)
     def body() -> None:
         with guard("Reading the run", "Open the Live monitor for details."):
-            snap = _sidebar_body(run_id)
-            if live and not snap.live:
+            snap = store.snapshot(run_id)
+            st.markdown(f"**{snap.name or run_id}**  \n{snap.status}")
+            st.progress(progress_fraction(snap), text=f"{snap.rows_done:,} / {snap.total_rows:,} transactions")
+            if live and not is_live(snap):
                 st.rerun()
     body()
