@@ -278,8 +278,7 @@ def _best_two(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 def _choose(rates: _Rates, slot: np.ndarray, cap_amounts: np.ndarray, member: np.ndarray,
             rows: _Rows, factors: np.ndarray) -> _Pick:
     amount = rows.amount[:, None]
-    hi_v = amount * rates.hi * factors
-    lo_v = amount * rates.lo * factors
+    hi_v = amount * (rates.hi * factors)
     capped = (slot >= 0) & member
     safe = np.where(member & ~capped, hi_v, -np.inf)
     w, wv, r, rv = _best_two(safe)
@@ -357,42 +356,66 @@ def _actual(rates: _Rates, slot: np.ndarray, cap_amounts: np.ndarray, used_col: 
 
 def _money(values: np.ndarray) -> pa.Array:
     """$1234.56 strings, vectorized through integer cents."""
-    cents = np.rint(np.nan_to_num(values) * 100).astype(np.int64)
+    cents = np.rint(np.where(np.isfinite(values), values, 0.0) * 100).astype(np.int64)
     dollars = pc.cast(pa.array(cents // 100), pa.string())
     rem = pc.utf8_lpad(pc.cast(pa.array(cents % 100), pa.string()), width=2, padding="0")
     return pc.binary_join_element_wise("$", dollars, ".", rem, "")
 
 
-def _take(values: list[str], index: np.ndarray) -> pa.Array:
-    return pc.take(pa.array(values, type=pa.string()), pa.array(index))
+def _take(values: list[str], index) -> pa.Array:
+    return pc.take(pa.array(values, type=pa.string()), index if isinstance(index, pa.Array) else pa.array(index))
 
 
-def _reasoning(pick: _Pick, rates: _Rates, names: list[str], rows: _Rows) -> pa.Array:
-    """One plain sentence per row: the winning rule, the runner-up, both dollar figures, the cap."""
+def _reasoning(pick: _Pick, rates: _Rates, names: list[str], rows: _Rows, out: "_Output") -> pa.Array:
+    """One plain sentence per row: the winning rule, the runner-up, both dollar figures, the cap.
+
+    The words depend only on a few small codes (cards, rules, cap state), so each distinct
+    combination's text is built once and only the dollar figures are joined per row. The
+    codes are put in input order first, so the long strings are built once, in place.
+    """
     n = len(rows.cat)
     idx = np.arange(n)
     win, under = pick.win, pick.win_covered
     capped = under >= 0
-    label_w = np.where(capped & (under <= 0), rates.lo_label[idx, win], rates.hi_label[idx, win])
-    parts = [_take(names, win), " earns ", _money(pick.win_value), " with ", _take(rates.labels, label_w)]
+    cap_state = np.where(capped & (under <= 0), 2, np.where(capped & (under < rows.amount - 1e-9), 1, 0))
+    label_w = np.where(cap_state == 2, rates.lo_label[idx, win], rates.hi_label[idx, win])
+    cap_id = np.where(cap_state > 0, rates.cap[idx, win], len(rates.caps))
+    run = np.where(pick.run >= 0, pick.run, len(names))
+    some_run = np.minimum(run, len(names) - 1)
+    r_used_up = (pick.run_covered >= 0) & (pick.run_covered <= 0)
+    label_r = np.where(pick.run >= 0, np.where(r_used_up, rates.lo_label[idx, some_run], rates.hi_label[idx, some_run]), 0)
+    radix = [len(names) + 1, len(rates.labels), 3, len(rates.caps) + 1, len(names) + 1, len(rates.labels)]
+    key = np.zeros(n, dtype=np.int64)
+    for part, size in zip([win, label_w, cap_state, cap_id, run, label_r], radix):
+        key = key * size + part
+    inverse, uniques = pd.factorize(out.scatter(key, -1))   # rows that are not ok: -1
 
-    cap_id = rates.cap[idx, win]
-    cap_desc = _take([d for _, _, d in rates.caps] + [""], np.where(cap_id >= 0, cap_id, len(rates.caps)))
-    partial = pa.array(capped & (under > 0) & (under < rows.amount - 1e-9))
-    used_up = pa.array(capped & (under <= 0))
-    partial_text = pc.binary_join_element_wise(" (only ", _money(under), " was left under its ", cap_desc,
-                                               "; the rest earns less)", "")
-    used_text = pc.binary_join_element_wise(" (its ", cap_desc, " is used up)", "")
-    parts.append(pc.if_else(partial, partial_text, pc.if_else(used_up, used_text, "")))
-
-    has_run = pick.run >= 0
-    run = np.where(has_run, pick.run, 0)
-    r_under = pick.run_covered
-    label_r = np.where((r_under >= 0) & (r_under <= 0), rates.lo_label[idx, run], rates.hi_label[idx, run])
-    runner = pc.binary_join_element_wise("; runner-up ", _take(names, run), " ", _money(pick.run_value),
-                                         " with ", _take(rates.labels, label_r), "")
-    parts += [pc.if_else(pa.array(has_run), runner, "; no other card in the wallet"), "."]
-    return pc.binary_join_element_wise(*parts, "")
+    cap_desc = [d for _, _, d in rates.caps] + [""]
+    head, middle, tail, end = [], [], [], []
+    for value in uniques.tolist():
+        if value < 0:
+            head.append(""); middle.append(""); tail.append(""); end.append("")
+            continue
+        digits = []
+        for size in reversed(radix):
+            value, digit = divmod(value, size)
+            digits.append(digit)
+        w, lw, state, cid, r, lr = digits[::-1]
+        head.append(f"{names[w]} earns ")
+        middle.append(f" with {rates.labels[lw]}" + (" (only " if state == 1 else ""))
+        cap = {0: "", 1: f" was left under its {cap_desc[cid]}; the rest earns less)",
+               2: f" (its {cap_desc[cid]} is used up)"}[state]
+        tail.append(cap + (f"; runner-up {names[r]} " if r < len(names) else "; no other card in the wallet"))
+        end.append(f" with {rates.labels[lr]}." if r < len(names) else ".")
+    inverse = pa.array(inverse)
+    ok = out.scatter(np.ones(n, dtype=bool), False)
+    blank = pa.scalar("", pa.string())
+    win_money = pc.if_else(pa.array(ok), _money(out.scatter(pick.win_value, 0.0)), blank)
+    under_money = pc.if_else(pa.array(out.scatter(cap_state == 1, False)), _money(out.scatter(under, 0.0)), blank)
+    run_money = pc.if_else(pa.array(out.scatter(pick.run >= 0, False)), _money(out.scatter(pick.run_value, 0.0)), blank)
+    return pc.binary_join_element_wise(
+        _take(head, inverse), win_money, _take(middle, inverse), under_money,
+        _take(tail, inverse), run_money, _take(end, inverse), "")
 
 
 def _confidence(pick: _Pick, evidence: np.ndarray) -> np.ndarray:
@@ -445,6 +468,12 @@ class _Output:
         values = sorted_values if sorted_values is not None else pa.nulls(len(self.pos), pa.string())
         values = pa.concat_arrays([values.cast(pa.string()), pa.array([blank], type=pa.string())])
         self.columns[name] = pc.take(values, pa.array(self.inverse))
+
+    def scatter(self, sorted_values: np.ndarray, fill) -> np.ndarray:
+        """Values computed in sorted order, put in input order (`fill` where a row is not ok)."""
+        full = np.full(self.n, fill, dtype=np.asarray(sorted_values).dtype)
+        full[self.pos] = sorted_values
+        return full
 
     def number(self, name: str, sorted_values: np.ndarray | None) -> None:
         full = np.full(self.n, np.nan)
@@ -503,7 +532,7 @@ def score_prepared(prepared: pd.DataFrame, wallet: Wallet, catalog: Catalog,
     out.number("runner_up_rewards", np.where(has_run, np.round(pick.run_value, 2), np.nan) if ok else None)
     evidence = prepared["category_evidence"].to_numpy(dtype=object)[rows.pos] if ok else None
     out.number("confidence", _confidence(pick, evidence) if ok else None)
-    out.text("reasoning", _reasoning(pick, rates, names, rows) if ok else None, blank="")
+    out.columns["reasoning"] = _reasoning(pick, rates, names, rows, out) if ok else pa.array([""] * len(prepared))
     out.columns["status"] = _passthrough(prepared, "status")
     out.columns["error"] = _passthrough(prepared, "error")
     if with_used:
