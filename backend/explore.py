@@ -308,30 +308,19 @@ class MeasuredCompute:
 
 
 def measured_compute() -> MeasuredCompute | None:
-    """Compute seconds per transaction of the latest finished run (None before any run)."""
-    try:
-        from backend import store
-    except ImportError:
-        return None
+    """Compute seconds per transaction of the latest finished run (None before any run).
+
+    The chunks' own compute seconds (measured inside the worker), not wall time: that is what
+    Modal bills and what the cost calculator scales.
+    """
+    from backend import store
     for run in store.list_runs():
-        info = _as_dict(run)
-        if info.get("state") not in ("done", "finished", "completed", "succeeded"):
+        if run["status"] != "done":
             continue
-        run_id = info.get("run_id") or info.get("id")
-        snap = store.snapshot(run_id)
-        seconds = float(sum(getattr(snap, "compute_seconds_per_chunk", None) or []) or 0.0)
-        total = int(getattr(snap, "total", 0) or 0)
-        if seconds > 0 and total > 0:
-            return MeasuredCompute(run_id, seconds, total)
+        snap = store.snapshot(run["run_id"])
+        if snap.compute_seconds_total > 0 and snap.total_rows > 0:
+            return MeasuredCompute(run["run_id"], snap.compute_seconds_total, snap.total_rows)
     return None
-
-
-def _as_dict(run) -> dict:
-    if isinstance(run, dict):
-        return run
-    if hasattr(run, "__dataclass_fields__"):
-        return {f.name: getattr(run, f.name) for f in fields(run)}
-    return dict(run)
 
 
 # ---------------------------------------------------------------------- upload report
