@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create ./.venv (Python 3.11) and install the pinned requirements. Safe to run again.
+# Usage: scripts/setup.sh [requirements file]   (default: requirements.txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requirements="${1:-requirements.txt}"
+python="$(command -v python3.11 || command -v python3)"
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+stamp=".venv/.installed-$(basename "$requirements")"
+if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r "$requirements"
+  touch "$stamp"
+fi
