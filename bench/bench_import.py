@@ -84,19 +84,19 @@ def chase_rows(n: int, seed: int = 7, pool: int = 50_000) -> pd.DataFrame:
 
 
 def categorizer():
-    """(label, function) for the categorization step, newest API first."""
+    """(label, function) for the categorization step: engine.prepare_frame (row checks and
+    categories) with the merchant dictionary when they exist, categories.categorize otherwise."""
+    from backend import categories, merchants
+    lookup = getattr(merchants, "lookup", None)
     try:
-        from backend import engine, merchants
-        frame = pd.DataFrame({c: ["x"] for c in ["transaction_id", "user_id", "merchant", "category",
-                                                 "amount_usd", "mcc", "timestamp"]})
-        frame["amount_usd"] = ["1"]
-        frame["timestamp"] = ["2025-01-01"]
-        engine.prepare_frame(frame, merchant_lookup=merchants.lookup)
-        return "engine.prepare_frame(merchant_lookup=merchants.lookup)", \
-            lambda f: engine.prepare_frame(f, merchant_lookup=merchants.lookup)
-    except (ImportError, AttributeError, NotImplementedError):
-        from backend.categories import categorize
-        return "categories.categorize", categorize
+        from backend.engine import prepare_frame
+        probe = pd.DataFrame({"transaction_id": ["t"], "user_id": ["u"], "merchant": ["m"], "category": [""],
+                              "amount_usd": [1.0], "mcc": [""], "timestamp": ["2025-01-01"]})
+        prepare_frame(probe, merchant_lookup=lookup)
+    except (ImportError, NotImplementedError):
+        return "categories.categorize", lambda f: categories.categorize(f, merchant_lookup=lookup)
+    label = "engine.prepare_frame" + (" + merchants.lookup" if lookup else " (no merchants.lookup yet)")
+    return label, lambda f: prepare_frame(f, merchant_lookup=lookup)
 
 
 def main() -> None:

@@ -315,7 +315,7 @@ def test_id_value_is_pinned():
     assert f.loc[2, "transaction_id"] == PINNED_CHASE_ROW_2
 
 
-PINNED_CHASE_ROW_2 = "chase-00d9e67f3204cd65"
+PINNED_CHASE_ROW_2 = "chase-d1e898f98cf8b147"
 
 
 def test_overlapping_exports_give_shared_purchases_the_same_ids(tmp_path):

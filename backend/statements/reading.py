@@ -111,7 +111,7 @@ def split_header(text: str, name: str) -> tuple[list[str], int]:
     return [str(f) for f in fields], skipped
 
 
-def read_records(text: str, width: int, start: int, name: str) -> pd.DataFrame:
+def read_records(raw: "RawText", width: int, start: int) -> pd.DataFrame:
     """Records from number `start` (0-based) on as text: columns 0..width-1, then `width` holding
     any fields beyond the header ('' when none). The index is the record number - 1, blank
     lines counted, so `index + 1` is the row a spreadsheet shows.
@@ -120,8 +120,9 @@ def read_records(text: str, width: int, start: int, name: str) -> pd.DataFrame:
     Otherwise pandas' C parser (ragged rows; a spare column catches one field too many), and
     for wider rows (an unquoted comma) the python parser, which keeps the extras joined.
     """
+    text, name = raw.text, raw.name
     try:
-        return _read_arrow(text, width, start)
+        return _read_arrow(raw.utf8 or text.encode("utf-8"), width, start)
     except (pa.ArrowInvalid, ValueError):
         pass
     options = dict(header=None, names=list(range(width + 1)), dtype=str, keep_default_na=False,
@@ -142,11 +143,13 @@ def read_records(text: str, width: int, start: int, name: str) -> pd.DataFrame:
         raise StatementError(f"{name}: not a readable CSV file ({str(exc).strip()})") from exc
 
 
-def _read_arrow(text: str, width: int, start: int) -> pd.DataFrame:
+def _read_arrow(data: bytes, width: int, start: int) -> pd.DataFrame:
     names = [str(i) for i in range(width)]
-    body = text.rstrip(" \t\r\n").encode("utf-8")
+    end = len(data)
+    while end and data[end - 1] in b" \t\r\n":      # trailing blank lines: not records
+        end -= 1
     table = pacsv.read_csv(
-        io.BytesIO(body),
+        pa.BufferReader(pa.py_buffer(data)[:end]),
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=start),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
@@ -166,6 +169,7 @@ class RawText:
     encoding: str
     first: list[str]
     skipped: int          # blank lines before `first`
+    utf8: bytes = b""     # the text as UTF-8 without BOM (the input bytes themselves when UTF-8)
 
 
 def open_text(source: Source, name: str | None = None) -> RawText:
@@ -173,13 +177,14 @@ def open_text(source: Source, name: str | None = None) -> RawText:
     data, shown = load_bytes(source, name)
     text, encoding = decode(data, shown)
     first, skipped = split_header(text, shown)
-    return RawText(name=shown, text=text, encoding=encoding, first=first, skipped=skipped)
+    utf8 = data.removeprefix(b"\xef\xbb\xbf") if encoding == "utf-8" else text.encode("utf-8")
+    return RawText(name=shown, text=text, encoding=encoding, first=first, skipped=skipped, utf8=utf8)
 
 
 def read_table(raw: RawText, has_header: bool = True) -> Table:
     """Every non-blank data record of the file as text cells, with its row number."""
     width = len(raw.first)
-    body = read_records(raw.text, width, raw.skipped + 1 if has_header else raw.skipped, raw.name)
+    body = read_records(raw, width, raw.skipped + 1 if has_header else raw.skipped)
     body = body[~_blank_rows(body)]
     rows = body.index.to_numpy(dtype=np.int64) + 1
     extra = body[width].astype("str").reset_index(drop=True)

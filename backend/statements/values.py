@@ -6,6 +6,7 @@ about as much as their few thousand distinct values.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -85,7 +86,34 @@ def best_date_format(values: pd.Series, formats: tuple[str, ...] = ANY_DATES) ->
     return max(formats, key=lambda f: scores[f])
 
 
-def skip_reasons(amount: pd.Series, description: pd.Series, kind: pd.Series | None = None) -> pd.Series:
+@dataclass
+class Distinct:
+    """A text column as codes into its distinct values: work on `values`, spread with `rows()`."""
+    codes: np.ndarray
+    values: pd.Series            # str, one per code
+    index: pd.Index              # the column's row index
+
+    @classmethod
+    def of(cls, column: pd.Series) -> "Distinct":
+        codes, uniques = pd.factorize(column.astype("str"), use_na_sentinel=False)
+        return cls(codes, pd.Series(uniques, dtype="str"), column.index)
+
+    def map(self, fn: Callable[[pd.Series], pd.Series]) -> "Distinct":
+        """The same rows with each distinct value replaced by `fn(values)`."""
+        return Distinct(self.codes, fn(self.values).reset_index(drop=True), self.index)
+
+    def rows(self) -> pd.Series:
+        out = self.values.take(self.codes)
+        out.index = self.index
+        return out
+
+    def flags(self, pattern: str) -> np.ndarray:
+        """Per row: does the value contain `pattern` (regex)?"""
+        hit = self.values.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+        return hit[self.codes]
+
+
+def skip_reasons(amount: pd.Series, description: pd.Series | Distinct, kind: pd.Series | None = None) -> pd.Series:
     """Why each row is not a purchase ('' when it is one): `payment: AUTOPAY THANK YOU`.
 
     `amount` is purchase-positive; `kind` is the issuer's own word mapped to one of
@@ -93,42 +121,35 @@ def skip_reasons(amount: pd.Series, description: pd.Series, kind: pd.Series | No
     purchases unless the descriptor names interest or a fee; credits are payments, refunds or
     other credits by their descriptor. Zero and unreadable amounts are left to the row checks.
     """
-    n = len(amount)
+    desc = description if isinstance(description, Distinct) else Distinct.of(description)
+    upper = desc.map(lambda v: v.str.upper())
     amt = amount.to_numpy(dtype="float64", na_value=np.nan)
-    kinds = (kind.fillna("").astype("str").to_numpy(dtype=object) if kind is not None
-             else np.full(n, "", dtype=object))
-    upper = description.astype("str").str.upper()
-
-    def matches(pattern: str, where: np.ndarray) -> np.ndarray:
-        hit = np.zeros(n, dtype=bool)
-        idx = np.flatnonzero(where)
-        if len(idx):
-            sub = upper.iloc[idx]
-            hit[idx] = by_unique(sub, lambda u: u.str.contains(pattern, regex=True)).to_numpy(dtype=bool)
-        return hit
-
-    unknown = (kinds == "") | (kinds == "purchase")
-    charge = amt > 0
-    credit = amt < 0
-    out = np.where(unknown, "", kinds).astype(object)
-    # Issuer said fee/adjustment/unknown on a charge: its words may say interest.
-    maybe_interest = charge & (unknown | (kinds == "fee") | (kinds == "adjustment"))
-    interest = matches(_INTEREST, maybe_interest)
-    out[interest] = "interest"
-    fee = matches(_FEE, charge & unknown & ~interest)
-    out[fee] = "fee"
+    names = ("",) + SKIP_KINDS
+    if kind is None:
+        code = np.zeros(len(amt), dtype=np.int8)
+    else:
+        lookup = {k: i for i, k in enumerate(names)}
+        code = by_unique(kind.fillna("").astype("str"), lambda u: u.map(lookup).fillna(0).astype(np.int8))
+        code = code.to_numpy(dtype=np.int8, copy=True)
+    unknown = code == 0
+    charge, credit = amt > 0, amt < 0
+    # Issuer said fee/adjustment/nothing on a charge: its words may still say interest.
+    may_be_interest = charge & (unknown | (code == names.index("fee")) | (code == names.index("adjustment")))
+    interest = may_be_interest & upper.flags(_INTEREST)
+    code[interest] = names.index("interest")
+    code[charge & unknown & ~interest & upper.flags(_FEE)] = names.index("fee")
     # Credits the issuer did not explain (or called a purchase): payment, refund or credit.
     open_credit = credit & unknown
-    payment = matches(_PAYMENT, open_credit)
-    refund = matches(_REFUND, open_credit & ~payment)
-    out[open_credit] = "credit"
-    out[refund] = "refund"
-    out[payment] = "payment"
-    reason = pd.Series(out, index=amount.index, dtype="str")
-    has = reason != ""
-    if has.any():
-        phrase = description[has].astype("str").str.strip().str.slice(0, 60)
-        reason[has] = reason[has] + ": " + phrase
+    payment = open_credit & upper.flags(_PAYMENT)
+    refund = open_credit & ~payment & upper.flags(_REFUND)
+    code[open_credit] = names.index("credit")
+    code[refund] = names.index("refund")
+    code[payment] = names.index("payment")
+    reason = pd.Series("", index=desc.index, dtype="str")
+    has = np.flatnonzero(code != 0)
+    if len(has):
+        phrase = desc.values.take(desc.codes[has]).str.strip().str.slice(0, 60).to_numpy(dtype=object)
+        reason.iloc[has] = np.asarray(names, dtype=object)[code[has]] + ": " + phrase
     return reason
 
 
