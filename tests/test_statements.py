@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend.statements import (COLUMNS, KNOWN_FORMATS, Statement, StatementError, detect,
-                                read_statement, suggest_card)
+from backend.statements import (COLUMNS, KNOWN_FORMATS, Statement, StatementError, UnknownFormatError,
+                                detect, read_statement, suggest_card)
 from backend.statements.values import iso_dates, parse_money
 from backend.transactions import prepare
 
@@ -204,8 +204,9 @@ def test_canonical_missing_columns_are_all_named():
 
 
 def test_unknown_header_says_what_is_known_and_how_to_map():
-    with pytest.raises(StatementError) as err:
+    with pytest.raises(UnknownFormatError) as err:
         read(str(FIXTURES / "unknown_header.csv"))
+    assert err.value.header == ["Booking Date", "Details", "Value", "Currency"]
     message = str(err.value)
     assert message.startswith("unknown_header.csv:")
     assert "Booking Date,Details,Value,Currency" in message

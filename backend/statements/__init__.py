@@ -11,7 +11,6 @@ recognises can be read with a `ColumnMapping`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -21,9 +20,10 @@ from backend.statements import (amex, bank_of_america, canonical, capital_one, c
                                 mapping as mapping_module, us_bank, wells_fargo)
 from backend.statements.frame import COLUMNS
 from backend.statements.mapping import ColumnMapping, load_mapping, save_mapping
-from backend.statements.reading import RawText, Source, StatementError, Table, open_text, read_table
+from backend.statements.reading import (RawText, Source, StatementError, Table, UnknownFormatError, open_text,
+                                        read_table)
 
-__all__ = ["read_statement", "detect", "suggest_card", "Statement", "StatementError", "CardHint",
+__all__ = ["read_statement", "detect", "suggest_card", "Statement", "StatementError", "UnknownFormatError", "CardHint",
            "ColumnMapping", "load_mapping", "save_mapping", "FORMATS", "KNOWN_FORMATS", "COLUMNS"]
 
 # Detection order: the first whose detect() accepts the header wins. Headerless shapes last.
@@ -82,7 +82,7 @@ def read_statement(source: Source, name: str | None = None, *, account: str = "d
     else:
         fmt = detect_header(raw.first)
         if fmt is None:
-            raise StatementError(unknown_format_message(raw))
+            raise UnknownFormatError(unknown_format_message(raw), raw.first)
         module = FORMATS[fmt]
         table = read_table(raw, has_header=module.HAS_HEADER)
         frame = module.parse(table, account=account, card_used=card_used)

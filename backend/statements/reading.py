@@ -25,6 +25,14 @@ class StatementError(ValueError):
     """A statement file that cannot be used at all; the message names the file and says why."""
 
 
+class UnknownFormatError(StatementError):
+    """No importer recognises the header: read it with a column mapping (`header` helps fill one)."""
+
+    def __init__(self, message: str, header: list[str]):
+        super().__init__(message)
+        self.header = header
+
+
 Source = str | Path | bytes | IO[bytes]
 
 # Leading lines that hold nothing (Amex files can start with blank or comma-only rows).
