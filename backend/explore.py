@@ -325,6 +325,18 @@ def measured_compute() -> MeasuredCompute | None:
 
 # ---------------------------------------------------------------------- upload report
 
+def run_input(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The statements of one run as one canonical frame, exactly as the CLI builds it.
+
+    Without a single known card that paid, `card_used` is dropped (so no "missed rewards"
+    columns promise what the statements cannot tell).
+    """
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if "card_used" in frame and not (frame["card_used"].fillna("") != "").any():
+        frame = frame.drop(columns=["card_used"])
+    return frame
+
+
 PROBLEM_COLUMNS = ["file", "row", "column", "status", "message"]
 PREVIEW_COLUMNS = ["transaction_id", "user_id", "merchant", "category", "amount_usd", "mcc", "timestamp",
                    "card_used", "description"]

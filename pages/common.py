@@ -116,6 +116,13 @@ def money(value: float | None) -> str:
     return f"{sign}${v:,.2f}"
 
 
+def money_short(value: float | None) -> str:
+    """Like money, but a positive amount under a cent reads "< $0.01" (for narrow metrics)."""
+    if value is not None and 0 < value < 0.01:
+        return "< $0.01"
+    return money(value)
+
+
 def percent(value: float | None, digits: int = 2) -> str:
     """A fraction as a percent: 0.0185 -> 1.85%."""
     if value is None or (isinstance(value, float) and math.isnan(value)):

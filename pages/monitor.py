@@ -27,16 +27,16 @@ def header(snap) -> None:
     pct = common.progress_fraction(snap)
     st.progress(pct, text=f"**{snap.status}** · {snap.rows_done:,} of {snap.total_rows:,} transactions "
                          f"({pct:.0%}) · {snap.done + snap.failed:,} of {snap.total_chunks:,} chunks")
-    cols = st.columns(6)
+    cols = st.columns(3) + st.columns(3)
     cols[0].metric("Elapsed", common.duration(snap.elapsed_s))
     cols[1].metric("ETA", "done" if snap.finished else common.duration(snap.eta_s) if snap.eta_s is not None else "–")
-    cols[2].metric("Throughput", f"{snap.rows_per_second:,.0f}/s")
+    cols[2].metric("Throughput", f"{snap.rows_per_second:,.0f} transactions/s")
     cols[3].metric("Rewards so far", common.money(snap.rewards))
     cols[4].metric("Missed vs card used", common.money(snap.missed_rewards) if snap.missed_rewards is not None else "–",
                    help="Rewards the cards that actually paid left on the table (when the statement says which card paid).")
-    cols[5].metric("Cost so far (Modal)", common.money(snap.cost_usd) if snap.cost_usd is not None else "–",
-                   help=f"{snap.compute_seconds_total:,.1f} compute-seconds at Modal's prices (backend.costs); "
-                        "a local run costs nothing, this is what it would cost on Modal.")
+    cols[5].metric("Cost so far (at Modal prices)", common.money_short(snap.cost_usd),
+                   help=f"{common.money(snap.cost_usd)} for {snap.compute_seconds_total:,.2f} compute-seconds at Modal's "
+                        "prices (backend.costs). A local run costs nothing: this is what it would cost on Modal.")
     c = st.columns(5)
     for col, (label, value) in zip(c, [("Done", snap.done), ("Running", snap.in_flight), ("Queued", snap.queued),
                                        ("Retrying", snap.retrying), ("Failed", snap.failed)]):
@@ -51,7 +51,7 @@ def charts(snap) -> None:
             data = pd.DataFrame(snap.throughput, columns=["seconds", "per_second"])
             st.altair_chart(alt.Chart(data).mark_line(point=len(data) < 20).encode(
                 x=alt.X("seconds:Q", title="Seconds since start"),
-                y=alt.Y("per_second:Q", title="Transactions / s"),
+                y=alt.Y("per_second:Q", title="Transactions / s", axis=alt.Axis(format=",.0f")),
                 tooltip=[alt.Tooltip("seconds:Q", format=",.1f"), alt.Tooltip("per_second:Q", format=",.0f")]),
                 width="stretch", height=220)
         else:
@@ -60,13 +60,15 @@ def charts(snap) -> None:
         st.markdown("**Chunks**")
         strip = pd.DataFrame({"chunk": range(len(snap.chunk_states)), "state": snap.chunk_states})
         if len(strip):
-            strip["row"] = strip["chunk"] // 50
-            strip["col"] = strip["chunk"] % 50
+            per_row = max(40, -(-len(strip) // 10))        # at most 10 rows, however many chunks
+            strip["row"] = strip["chunk"] // per_row
+            strip["col"] = strip["chunk"] % per_row
             st.altair_chart(alt.Chart(strip).mark_rect(stroke="white", strokeWidth=1).encode(
-                x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
+                x=alt.X("col:O", axis=None, scale=alt.Scale(domain=list(range(per_row)))),
+                y=alt.Y("row:O", axis=None),
                 color=alt.Color("state:N", scale=alt.Scale(domain=list(CHUNK_COLORS), range=list(CHUNK_COLORS.values())),
                                 legend=alt.Legend(orient="bottom", title=None)),
-                tooltip=["chunk:Q", "state:N"]), width="stretch", height=max(60, 18 * (strip["row"].max() + 1)) + 40)
+                tooltip=["chunk:Q", "state:N"]).properties(height=alt.Step(22)), width="stretch")
     names = card_names()
     left, right = st.columns(2)
     for col, title, data, key in ((left, "Rewards so far by category", snap.rewards_by_category, "category"),

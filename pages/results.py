@@ -108,7 +108,7 @@ def with_picks(f: Filters, picks: dict[str, tuple], leave_out: str | None = None
 
 def kpi_row(view, f: Filters, filtered: bool) -> None:
     k = view.kpis(f)
-    cols = st.columns(6)
+    cols = st.columns(3) + st.columns(3)
     cols[0].metric("Spend scored", common.money(k.spend))
     cols[1].metric("Rewards (best card)", common.money(k.rewards))
     cols[2].metric("Effective rate", common.percent(k.effective_rate))

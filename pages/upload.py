@@ -327,7 +327,7 @@ if not ready:
 if st.button(f"Start run ({total:,} transactions to score)" if ready else "Start run", type="primary",
              disabled=not ready, key="start_run", icon=":material/play_arrow:"):
     try:
-        frame = pd.concat([s.frame for s, _ in read_ok], ignore_index=True)
+        frame = explore.run_input([s.frame for s, _ in read_ok])
         run_id = common.manager().submit(frame, wallet, catalog, valuation, options, name=name)
     except Exception as exc:  # noqa: BLE001
         common.show_error(f"The run could not start: {exc}", "Check the wallet and try again.", exc)
