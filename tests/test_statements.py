@@ -292,11 +292,14 @@ def test_quoted_commas_quotes_and_newlines_round_trip(tmp_path):
 
 
 def test_parse_money_and_iso_dates_units():
-    money = parse_money(pd.Series(["$1,234.56", "(12.00)", "-5", "12.00-", "", "n/a", "USD 3.50"], dtype="str"))
+    money = parse_money(pd.Series(["$1,234.56", "(12.00)", "-5", "12.00-", "", "n/a", "USD 3.50", "7.25 CR",
+                                   "($1.00)"], dtype="str"))
     assert money.iloc[:4].tolist() == [1234.56, -12.0, -5.0, -12.0]
-    assert money.iloc[4:6].isna().all() and money.iloc[6] == 3.5
-    dates = iso_dates(pd.Series(["1/5/2026", "01/15/26", "2026-02-03", "2026-02-03 14:05:00", "never"], dtype="str"))
-    assert dates.tolist() == ["2026-01-05", "2026-01-15", "2026-02-03", "2026-02-03T14:05:00", "never"]
+    assert money.iloc[4:6].isna().all() and money.iloc[6:].tolist() == [3.5, -7.25, -1.0]
+    dates = iso_dates(pd.Series(["1/5/2026", "01/15/26", "2026-02-03", "2026-02-03 14:05:00", "never",
+                                 "2026-02-03T23:30:00-05:00", "2026-02-03T10:00:00+01:00"], dtype="str"))
+    assert dates.tolist() == ["2026-01-05", "2026-01-15", "2026-02-03", "2026-02-03T14:05:00", "never",
+                              "2026-02-04T04:30:00", "2026-02-03T09:00:00"]
 
 
 # --- stable transaction ids -------------------------------------------------------------------

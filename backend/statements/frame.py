@@ -101,7 +101,7 @@ def _hex_ids(prefix: str, hashes: np.ndarray) -> pd.Series:
 
 def build(table: Table, *, fmt: str, timestamp: pd.Series, amount: pd.Series, description: pd.Series,
           account: str, card_used: str, category: pd.Series | None = None, mcc: pd.Series | None = None,
-          kind: pd.Series | None = None, merchant: pd.Series | None = None) -> pd.DataFrame:
+          kind: pd.Series | None = None) -> pd.DataFrame:
     """The canonical frame of an issuer statement (`amount` purchase-positive floats).
 
     A row with more fields than the header is shifted data: its amount is made unreadable so
@@ -111,7 +111,7 @@ def build(table: Table, *, fmt: str, timestamp: pd.Series, amount: pd.Series, de
     amount = amount.astype("float64").copy()
     amount[(table.extra.str.strip() != "").to_numpy(dtype=bool)] = np.nan
     desc = Distinct.of(description).map(_mask)
-    name = (Distinct.of(masked(merchant)) if merchant is not None else desc).map(_normalize)
+    name = desc.map(_normalize)
     blank = pd.Series("", index=index, dtype="str")
     frame = pd.DataFrame({
         "transaction_id": stable_ids(fmt, card_used, timestamp, amount, desc),

@@ -42,11 +42,13 @@ def by_unique(values: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Ser
 
 
 def parse_money(values: pd.Series) -> pd.Series:
-    """Money text -> float: `$1,234.56`, `-5.00`, `$-5.00`, `(12.00)` and `12.00-` are negative
-    forms; blank or unreadable -> NaN (the caller decides what a blank means)."""
+    """Money text -> float: `$1,234.56`; `-5.00`, `$-5.00`, `(12.00)`, `12.00-` and `12.00 CR`
+    are negative; blank or unreadable -> NaN (the caller decides what a blank means)."""
     def parse(u: pd.Series) -> pd.Series:
-        text = u.str.strip().str.replace(r"[$,\s]|USD", "", regex=True)
-        paren = text.str.match(r"^\(.*\)$").fillna(False)
+        text = u.str.strip().str.upper().str.replace(r"[$,\s]|USD|DR$", "", regex=True)
+        credit = text.str.endswith("CR").fillna(False)          # `12.00 CR`: a credit
+        text = text.str.replace(r"CR$", "", regex=True)
+        paren = text.str.match(r"^\(.*\)$").fillna(False) | credit
         text = text.str.replace(r"^\((.*)\)$", r"\1", regex=True)
         text = text.str.replace(r"^\+", "", regex=True).str.replace(r"^(.+)-$", r"-\1", regex=True)
         num = pd.to_numeric(text, errors="coerce").astype("float64")
@@ -68,10 +70,9 @@ def iso_dates(values: pd.Series, formats: tuple[str, ...] = US_DATES) -> pd.Seri
             todo = ts.isna()
             if not todo.any():
                 break
-            got = pd.to_datetime(raw[todo], format=fmt, errors="coerce")
-            if getattr(got.dt, "tz", None) is not None:
-                got = got.dt.tz_convert("UTC").dt.tz_localize(None)
-            ts[todo] = got.astype("datetime64[ns]")
+            # utc=True: times with (even mixed) offsets become UTC; plain dates stay as written.
+            got = pd.to_datetime(raw[todo], format=fmt, errors="coerce", utc=True)
+            ts[todo] = got.dt.tz_localize(None).astype("datetime64[ns]")
         has_time = ts.notna() & (ts != ts.dt.normalize())
         out = ts.dt.strftime("%Y-%m-%d").astype("str")
         out[has_time] = ts[has_time].dt.strftime("%Y-%m-%dT%H:%M:%S")
