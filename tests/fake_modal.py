@@ -438,6 +438,8 @@ def reset_modal_client() -> None:
 
     The client reads MODAL_SERVER_URL and the tokens once, when it is first made, and then
     caches itself; a test that changes them (or simulates a fresh process) calls this.
+    Its creation lock is replaced too: a client still being made against an unreachable
+    server holds that lock for about a minute, and would stall every later test.
     """
     import modal
     from modal.client import _Client
@@ -445,6 +447,7 @@ def reset_modal_client() -> None:
     if _Client._client_from_env is not None:
         modal.Client.from_env().close()  # returns the cached client; closing un-caches it
     _Client._client_from_env = None
+    _Client._client_from_env_lock = None
 
 
 def point_client_at(monkeypatch, fake: FakeModal) -> None:
