@@ -70,9 +70,11 @@ def test_defaults_and_no_retries_without_a_token():
 
 def test_runtime_pins_match_this_environment():
     """The container gets the versions the local executor uses (and Python 3.11)."""
+    required = (ROOT / "requirements.txt").read_text().split()
     for pin in modal_app.RUNTIME_DEPS:
         name, version = pin.split("==")
         assert md.version(name) == version, pin
+        assert pin in required, f"{pin} is not pinned in requirements.txt"
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == modal_app.PYTHON_VERSION
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -51,6 +52,14 @@ def assert_same_result(got: bytes, payload: bytes) -> None:
 def finish(fake: FakeModal, handle, timeout: float = 30) -> bytes:
     fake.wait_done(handle.call_id, timeout)
     return handle.get(timeout=0)
+
+
+def test_fake_speaks_the_pinned_client_version():
+    """The fake implements Modal's private protocol as of one client version: keep them in step."""
+    import modal
+    from fake_modal import MODAL_VERSION
+    assert modal.__version__ == MODAL_VERSION
+    assert f"modal=={MODAL_VERSION}" in (Path(__file__).resolve().parents[1] / "requirements.txt").read_text().split()
 
 
 def test_spawn_pending_then_done(fake, payloads):
