@@ -151,7 +151,10 @@ def _top_n_mask(rule: Rule, rows: _Rows) -> np.ndarray:
     spend = pd.DataFrame({"u": rows.user[eligible], "m": rows.month_key[eligible],
                           "c": rows.cat[eligible], "a": rows.amount[eligible]})
     totals = spend.groupby(["u", "m", "c"], sort=True)["a"].sum().reset_index()
-    totals = totals.sort_values(["u", "m", "a", "c"], ascending=[True, True, False, True], kind="stable")
+    # A tie in spend goes to the category listed first in the rule.
+    listed = {CATEGORY_NAMES.index(c): i for i, c in enumerate(rule.categories)}
+    totals["order"] = totals["c"].map(listed)
+    totals = totals.sort_values(["u", "m", "a", "order"], ascending=[True, True, False, True], kind="stable")
     top = totals[totals.groupby(["u", "m"]).cumcount() < rule.n]
     key = lambda u, m, c: (u.astype(np.int64) * 1_000_000 + m) * 64 + c
     return eligible & np.isin(key(rows.user, rows.month_key, rows.cat), key(top["u"].to_numpy(), top["m"].to_numpy(), top["c"].to_numpy()))
@@ -199,8 +202,8 @@ def _rate_label(card: Card, rule: Rule | None) -> str:
 def _rates(columns: list[_Column], rows: _Rows) -> _Rates:
     n, c = len(rows.cat), len(columns)
     hi = np.zeros((n, c)); lo = np.zeros((n, c))
-    hi_label = np.zeros((n, c), dtype=np.int64); lo_label = np.zeros((n, c), dtype=np.int64)
-    cap = np.full((n, c), _NONE, dtype=np.int64)
+    hi_label = np.zeros((n, c), dtype=np.int32); lo_label = np.zeros((n, c), dtype=np.int32)
+    cap = np.full((n, c), _NONE, dtype=np.int32)
     labels: list[str] = []; caps: list[tuple[float, str, str]] = []
     for j, col in enumerate(columns):
         card = col.card
@@ -233,12 +236,12 @@ def _rates(columns: list[_Column], rows: _Rows) -> _Rates:
 def _slots(rates: _Rates, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
     """Cap slot per (row, column): one ledger per account x cap x period. Returns slots, amounts."""
     period_key = {"month": rows.month_key, "quarter": rows.quarter_key, "year": rows.year}
-    slot = np.full(rates.cap.shape, _NONE, dtype=np.int64)
+    slot = np.full(rates.cap.shape, _NONE, dtype=np.int32)
     has = rates.cap >= 0
     if not has.any():
         return slot, np.zeros(0)
     r, j = np.nonzero(has)
-    cap_id = rates.cap[r, j]
+    cap_id = rates.cap[r, j].astype(np.int64)
     periods = np.array([p for _, p, _ in rates.caps])
     bucket = np.zeros(len(r), dtype=np.int64)
     for name, keys in period_key.items():
