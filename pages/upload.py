@@ -13,9 +13,8 @@ from backend.catalog import PROFILES, CatalogError
 from backend.engine import Valuation
 from backend.samples import SAMPLE_STATEMENT, sample_statement_bytes
 from backend.settings import get_settings
-from backend.statements import ColumnMapping, StatementError, read_statement, suggest_card
+from backend.statements import ColumnMapping, StatementError, UnknownFormatError, read_statement, suggest_card
 from backend.statements.mapping import SIGNS, load_mapping, save_mapping
-from backend.statements.reading import open_text
 from backend.wallet import Wallet, WalletCard, read_wallets_csv, validate_wallet
 from pages import common
 
@@ -96,10 +95,10 @@ def read(upload: Upload, account: str, card: str, mapping: ColumnMapping | None)
     return cache[key]
 
 
-def mapping_form(upload: Upload, message: str) -> None:
+def mapping_form(upload: Upload, error: UnknownFormatError) -> None:
     """The unknown-header case: say why, and let the user name the columns (saved for reuse)."""
-    st.warning(message, icon=":material/help:")
-    header = open_text(upload.data, upload.name).first
+    st.warning(str(error), icon=":material/help:")
+    header = list(error.header)
     blank = ["(none)"] + header
     with st.form(f"mapping_{upload.file_id}"):
         st.markdown("**Map columns** — name the columns of this file once; the mapping is saved for its next export.")
@@ -145,14 +144,20 @@ def statement_panel(upload: Upload, catalog) -> tuple | None:
                                help="Caps are tracked per account. Canonical files keep their own user_id.")
         mapping = st.session_state.get("mapping_for", {}).get(fid)
         first = read(upload, account, st.session_state.get(f"card_{fid}", NOT_KNOWN), mapping)
-        if isinstance(first, StatementError):
-            header = open_text(upload.data, upload.name).first
-            fit = fitting_mapping(header) if mapping is None and "unknown statement format" in str(first) else None
+        if isinstance(first, UnknownFormatError):
+            declined = fid in st.session_state.get("no_saved_mapping", set())
+            fit = fitting_mapping(first.header) if mapping is None and not declined else None
             if fit:
                 st.session_state.setdefault("mapping_for", {})[fid] = fit[1]
                 st.rerun()
-            mapping_form(upload, str(first)) if "unknown statement format" in str(first) else \
-                common.show_error(str(first), "Check the file is a card statement export (CSV).")
+            mapping_form(upload, first)
+            return None
+        if isinstance(first, StatementError):
+            common.show_error(str(first), "Check the file is a card statement export (CSV).")
+            if mapping is not None and st.button("Map the columns again", key=f"remap_{fid}"):
+                st.session_state["mapping_for"].pop(fid, None)
+                st.session_state.setdefault("no_saved_mapping", set()).add(fid)
+                st.rerun()
             return None
         statement, report = first
         hint = suggest_card(statement.format, catalog)
