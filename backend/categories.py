@@ -174,7 +174,8 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
                "bbq", "smokehouse", "steakhouse", "tavern", "pub", "brewery", "brewing", "cantina",
                "trattoria", "osteria", "ramen", "pho", "noodle", "noodles", "taco", "tacos",
                "wings", "bagel", "bagels", "donut", "donuts", "espresso", "roasters", "eatery",
-               "brasserie", "chophouse", "creamery", "boba", "dumpling", "dumplings", "wine bar"),
+               "brasserie", "chophouse", "creamery", "boba", "dumpling", "dumplings", "wine bar",
+               "delicatessen", "hot dog", "hot dogs"),
     "grocery": ("grocery", "groceries", "market", "supermarket", "foods", "mercado", "supermercado"),
     "utilities": ("electric", "utility", "utilities", "water dept", "water district", "sewer",
                   "power & light", "energy"),
@@ -187,7 +188,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     "drugstore": ("pharmacy", "drug", "drugs", "apothecary"),
     "streaming": ("streaming",),
     "fitness": ("fitness", "gym", "yoga", "pilates", "crossfit", "barre", "boxing", "martial arts",
-                "karate", "athletic club"),
+                "karate", "athletic club", "health club"),
     "spa": ("spa", "massage", "day spa"),
     "entertainment": ("cinema", "cinemas", "theatre", "theatres", "theater", "bowling", "museum",
                       "zoo", "aquarium", "arcade", "amusement", "tickets"),
@@ -198,6 +199,14 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
     "travel_agency": ("travel agency", "kampground", "campground", "rv park"),
     "apparel": ("apparel", "clothing", "boutique", "shoes", "footwear"),
     "electronics_software": ("software", "electronics", "computer", "computers"),
+    # Words of businesses that earn no bonus anywhere; they also stop a weak dictionary match
+    # on a leading brand word (`SHELL CREEK WINERY` is not Shell).
+    "other": ("insurance", "credit union", "bank", "dental", "dentist", "dds", "orthodontics",
+              "law", "attorney", "attorneys", "clinic", "medical", "hospital", "health",
+              "storage", "auto sales", "auto repair", "winery", "vineyard", "tax", "church",
+              "school", "university", "college", "salon", "barber", "nails", "florist",
+              "veterinary", "vet", "plumbing", "repair", "cleaners", "cleaning", "landscaping",
+              "consulting", "daycare", "pet", "pets"),
 }
 
 

@@ -220,7 +220,8 @@ def _normalize_pass(text: str) -> str:
     text = mask_text(text)
     text = _DOMAIN.sub(" ", text)
     text = _LONG_RUN.sub(" # ", _STORE_CODE.sub(" # ", text))
-    text = _TO_SPACE.sub(" ", _DROP_CHARS.sub("", text.replace("+", " PLUS ")))
+    text = text.replace("+", " PLUS ").replace("#", " #")
+    text = _TO_SPACE.sub(" ", _DROP_CHARS.sub("", text))
     tokens = [t for t in (t.strip("-") for t in text.split()) if t]
     cut = next((i for i, t in enumerate(tokens) if i > 0 and _CUT_TOKEN.match(t)), None)
     if cut is not None:
@@ -259,6 +260,7 @@ FUZZY_MIN_LENGTH = 6          # shorter names differ by one letter from too many
 FUZZY_CUTOFF_SHORT = 92.0     # fuzz.ratio for names of 6-8 characters (one typo)
 FUZZY_CUTOFF_LONG = 89.0      # fuzz.ratio for longer names
 _GLUE_MIN_LENGTH = 7          # a single-word key this long may prefix a glued name
+_ANYWHERE_MIN_LENGTH = 8      # a key this long may match words anywhere (not APPLE in BIG APPLE BAGELS)
 
 
 def compact(name: str) -> str:
@@ -324,11 +326,32 @@ def dictionary() -> MerchantDictionary:
 # Lookup
 # ---------------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
+def _keyword_patterns() -> dict[str, re.Pattern[str]]:
+    """categories._KEYWORDS as one word-boundary regex per category (upper case)."""
+    from backend.categories import _KEYWORDS
+
+    return {cat: re.compile(r"\b(?:" + "|".join(re.escape(w.upper()) for w in words) + r")\b")
+            for cat, words in _KEYWORDS.items()}
+
+
+def _contradicted(name: str, category: str) -> bool:
+    """Does the name carry a word of another category (`ARCO IRIS BAKERY`, `BP COFFEE`)?
+
+    Used for weak matches only (one leading brand word, or words inside the name). Wholesale
+    clubs and superstores are never contradicted: `TARGET GROCERY` stays a superstore."""
+    if category in ("wholesale_club", "superstore"):
+        return False
+    hits = {cat for cat, pattern in _keyword_patterns().items() if pattern.search(name)}
+    return bool(hits) and category not in hits
+
+
 @lru_cache(maxsize=200_000)
 def dictionary_match(name: str) -> str | None:
     """Category of a normalized name from the dictionary: the whole name, else its longest
     leading words, else a glued prefix (`WALMARTSUPERCENTER`), else the longest run of words
-    anywhere (`COURTYARD BY MARRIOTT` finds `MARRIOTT`)."""
+    anywhere (`COURTYARD BY MARRIOTT` finds `MARRIOTT`). A match on one leading word, a glued
+    prefix or inner words is dropped when the name has a keyword of another category."""
     d = dictionary()
     tokens = [compact(t) for t in name.replace("-", " ").split()]
     tokens = [t for t in tokens if t]
@@ -337,16 +360,19 @@ def dictionary_match(name: str) -> str | None:
     for k in range(len(tokens), 0, -1):                       # whole name, then leading words
         hit = d.categories.get("".join(tokens[:k]))
         if hit:
-            return hit
+            weak = k == 1 < len(tokens)
+            return None if weak and _contradicted(name, hit) else hit
     whole = "".join(tokens)
     for length in d.glue_lengths:                             # glued words
         if length < len(whole) and whole[:length] in d.glue_keys:
-            return d.categories[whole[:length]]
+            hit = d.categories[whole[:length]]
+            return None if _contradicted(name, hit) else hit
     for n in range(len(tokens) - 1, 0, -1):                   # words anywhere, longest first
         for start in range(1, len(tokens) - n + 1):
             key = "".join(tokens[start:start + n])
-            if len(key) >= 5 and key in d.categories:
-                return d.categories[key]
+            if len(key) >= _ANYWHERE_MIN_LENGTH and key in d.categories:
+                hit = d.categories[key]
+                return None if _contradicted(name, hit) else hit
     return None
 
 
@@ -377,7 +403,7 @@ def fuzzy_match(names: list[str], chunk: int = 2000) -> dict[str, str]:
             score = float(scores[row, j])
             key = d.fuzzy_keys[j]
             cutoff = FUZZY_CUTOFF_SHORT if min(len(cand), len(key)) <= 8 else FUZZY_CUTOFF_LONG
-            if score < cutoff:
+            if score < cutoff or cand == key:      # an exact key was the dictionary's call
                 continue
             rank = (score, len(key), key)
             if name not in best or rank > best[name]:
@@ -407,7 +433,8 @@ def lookup(merchants: pd.Series, corrections: dict[str, str] | None = None
             found[name] = (cat, "dictionary")
     rest = sorted({n for n in names if n not in found})
     for name, cat in fuzzy_match(rest).items():
-        found[name] = (cat, "fuzzy")
+        if not _contradicted(name, cat):
+            found[name] = (cat, "fuzzy")
     none = (None, None)
     cats = from_codes([found.get(n, none)[0] for n in names], codes, merchants.index, "category")
     evs = from_codes([found.get(n, none)[1] for n in names], codes, merchants.index, "evidence")

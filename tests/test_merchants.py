@@ -257,3 +257,15 @@ def test_unknown_merchants_from_confidence_and_status() -> None:
     })
     out = unknown_merchants(frame)
     assert out["merchant"].tolist() == ["A SHOP"] and out["spend"].tolist() == [10.0]
+
+
+@pytest.mark.parametrize("descriptor", [
+    "ARCO IRIS BAKERY", "SQ *BP COFFEE", "SHELL CREEK VINEYARD", "BIG APPLE BAGELS 1234 CHICAGO IL",
+    "KROGERS LAW OFFICE", "SAFEWAYS STORAGE",
+])
+def test_a_brand_word_inside_another_kind_of_business_is_not_that_brand(descriptor: str) -> None:
+    assert pd.isna(_lookup(descriptor)[0][0])
+
+
+def test_superstores_are_not_vetoed_by_a_grocery_word() -> None:
+    assert _lookup("TARGET GROCERY", "WALMART GROCERY PICKUP") == [("superstore", "dictionary")] * 2
