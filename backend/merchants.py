@@ -113,7 +113,7 @@ _PROCESSORS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 _PHONE = re.compile(r"(?:\+?1[-. ]?)?\(?\b\d{3}\)?[-. ]?\d{3}[-. ]\d{4}\b")
-_DOMAIN = re.compile(r"^WWW\.|\.(?:COM|NET|ORG|IO|CO|US|AI|APP|TV|ME)\b(?:/\S*)?")
+_DOMAIN = re.compile(r"^WWW\.|\.(?:COM|NET|ORG|IO|CO|US|AI|APP|TV|ME|INFO)\b(?:/\S*)?")
 _LONG_RUN = re.compile(r"\d{5,}")
 _STORE_CODE = re.compile(r"\b[A-Z]-?\d{3,}\b")  # McDonald's F12345, Target T-1234 style
 _DROP_CHARS = re.compile(r"['`.]")
@@ -216,8 +216,7 @@ def _normalize_pass(text: str) -> str:
         return name
     text = _strip_processor(text)
     text = _cut_fixed_width(text)
-    text = _PHONE.sub(" # ", text)
-    text = mask_text(text)
+    text = _PHONE.sub(" # ", mask_text(text))   # mask first: no card number survives a pass
     text = _DOMAIN.sub(" ", text)
     text = _LONG_RUN.sub(" # ", _STORE_CODE.sub(" # ", text))
     text = text.replace("+", " PLUS ").replace("#", " #")
