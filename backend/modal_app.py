@@ -50,7 +50,8 @@ def function_options(s: Settings) -> dict:
     if s.modal_retries > 0:
         retries = modal.Retries(max_retries=s.modal_retries, backoff_coefficient=2.0, initial_delay=1.0)
     return {"cpu": s.modal_cpu, "memory": s.modal_memory_mib, "timeout": s.modal_timeout_s,
-            "retries": retries, "max_containers": s.modal_max_containers}
+            "retries": retries, "max_containers": s.modal_max_containers,
+            "scaledown_window": s.modal_scaledown_s}
 
 
 @app.function(**function_options(settings))

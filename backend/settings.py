@@ -28,7 +28,10 @@ class Settings:
     modal_cpu: float = field(default_factory=lambda: _float("REWARDPILOT_MODAL_CPU", 1.0))
     modal_memory_mib: int = field(default_factory=lambda: _int("REWARDPILOT_MODAL_MEMORY_MIB", 1024))
     modal_timeout_s: int = field(default_factory=lambda: _int("REWARDPILOT_MODAL_TIMEOUT_S", 600))
-    modal_retries: int = field(default_factory=lambda: _int("REWARDPILOT_MODAL_RETRIES", 2))
+    # Modal's own retries stack with the run manager's attempts: keep them few.
+    modal_retries: int = field(default_factory=lambda: _int("REWARDPILOT_MODAL_RETRIES", 1))
+    # Idle containers are billed until they scale down: let them go soon after a run.
+    modal_scaledown_s: int = field(default_factory=lambda: _int("REWARDPILOT_MODAL_SCALEDOWN_S", 10))
     modal_max_containers: int = field(default_factory=lambda: _int("REWARDPILOT_MODAL_MAX_CONTAINERS", 100))
     modal_max_inflight: int = field(default_factory=lambda: _int("REWARDPILOT_MODAL_MAX_INFLIGHT", 100))
 

@@ -49,13 +49,14 @@ def test_settings_shape_the_function_and_import_makes_no_call():
                "MODAL_TOKEN_SECRET": fake.token_secret, "REWARDPILOT_MODAL_APP": "rp-test",
                "REWARDPILOT_MODAL_CPU": "2", "REWARDPILOT_MODAL_MEMORY_MIB": "2048",
                "REWARDPILOT_MODAL_TIMEOUT_S": "300", "REWARDPILOT_MODAL_RETRIES": "4",
-               "REWARDPILOT_MODAL_MAX_CONTAINERS": "7"}
+               "REWARDPILOT_MODAL_MAX_CONTAINERS": "7", "REWARDPILOT_MODAL_SCALEDOWN_S": "15"}
         got = _python(
             "import json; from backend import modal_app as m; i = m.score_chunk.info();"
             "o = m.function_options(m.settings);"
-            "print(json.dumps([m.app.name, i.cpu, i.memory_mib, i.timeout, i.max_retries, o['max_containers']]))",
+            "print(json.dumps([m.app.name, i.cpu, i.memory_mib, i.timeout, i.max_retries, o['max_containers'],"
+            " o['scaledown_window']]))",
             env)
-        assert got == ["rp-test", 2.0, 2048, 300, 4, 7]
+        assert got == ["rp-test", 2.0, 2048, 300, 4, 7, 15]
         assert fake.rpc_log == []
     finally:
         fake.stop()
