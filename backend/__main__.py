@@ -97,6 +97,20 @@ def _print_summary(summary: dict, out) -> None:
         print(f"Scored in {summary['processing_time_seconds']:.2f}s ({summary['throughput_tps']:,.0f}/s)", file=out)
 
 
+def _print_unknown(results: pd.DataFrame, out) -> None:
+    """Merchants nothing could categorize: the user can say what they are, once."""
+    from backend.merchants import unknown_merchants
+
+    unknown = unknown_merchants(results)
+    if unknown.empty:
+        return
+    print(f"{int(unknown['count'].sum()):,} purchases at {len(unknown):,} merchants could not be categorized "
+          f"(they earn base rates). Biggest:", file=out)
+    for row in unknown.head(5).itertuples():
+        print(f"  {row.merchant:40s} {row.count:>6,} purchases  ${row.spend:>12,.2f}", file=out)
+    print('Assign one with: python -m backend corrections add "MERCHANT" CATEGORY', file=out)
+
+
 def cmd_score(args) -> int:
     catalog = load_catalog(args.catalog)
     wallet = _wallet(args, catalog)
@@ -121,6 +135,29 @@ def cmd_score(args) -> int:
         print(json.dumps(summary, indent=2), file=sys.stderr if args.out == "-" else sys.stdout)
     else:
         _print_summary(summary, sys.stderr if args.out == "-" else sys.stdout)
+        _print_unknown(results, sys.stderr if args.out == "-" else sys.stdout)
+    return 0
+
+
+def cmd_corrections(args) -> int:
+    """The user's merchant -> category corrections, applied to every later run."""
+    from backend.corrections import read_corrections, remove_correction, save_correction
+
+    if args.action == "add":
+        try:
+            saved = save_correction(args.merchant, args.category)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"{saved.merchant} -> {saved.category}")
+    elif args.action == "remove":
+        if not remove_correction(args.merchant):
+            raise UsageError(f"no correction for {args.merchant!r}")
+    else:
+        rows, issues = read_corrections()
+        for message in issues:
+            print(message, file=sys.stderr)
+        for row in rows:
+            print(f"{row.merchant:40s} {row.category:20s} {row.saved_at}")
     return 0
 
 
@@ -167,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--catalog")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_cards)
+
+    k = sub.add_parser("corrections", help="merchant categories you assign (applied to later runs)")
+    k_sub = k.add_subparsers(dest="action", required=True)
+    k_sub.add_parser("list")
+    add = k_sub.add_parser("add")
+    add.add_argument("merchant")
+    add.add_argument("category", help="a reward category, e.g. dining (see README)")
+    remove = k_sub.add_parser("remove")
+    remove.add_argument("merchant")
+    k.set_defaults(func=cmd_corrections)
 
     try:
         from backend.runs_cli import add_runs_parser, run_runs_command

@@ -54,8 +54,8 @@ EVIDENCE_WEIGHT: dict[str, float] = {
     "correction": 1.0,   # the user assigned this merchant's category
     "brand": 0.95,       # a named brand that issuers categorize by merchant (Amazon, PayPal)
     "dictionary": 0.9,   # a curated merchant dictionary entry
-    "label": 0.8,        # the issuer's own category text
-    "fuzzy": 0.7,        # a near spelling of a dictionary entry
+    "fuzzy": 0.75,       # a near spelling of a dictionary entry
+    "label": 0.7,        # the issuer's own category text (coarse)
     "keyword": 0.6,      # a word in the merchant name
     "none": 0.4,         # nothing known: `other`
 }
@@ -161,9 +161,9 @@ _LABELS: dict[str, str] = {
 }
 
 # Brands that issuers categorize by merchant rather than MCC: they win over the MCC.
-_BRANDS: dict[str, tuple[str, ...]] = {
-    "amazon": ("amazon", "amzn"),
-    "paypal": ("paypal",),
+_BRANDS: dict[str, str] = {
+    "amazon": r"\b(?:amazon|amzn)\b(?! web services)",
+    "paypal": r"\bpaypal\b",
 }
 
 # Last-resort words in a merchant name (used only when no MCC, label or dictionary entry decides).
@@ -270,13 +270,21 @@ def expand(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def categorize(frame: pd.DataFrame, merchant_lookup=None) -> tuple[pd.Series, pd.Series]:
     """Reward category and evidence for every row of a canonical frame (vectorized).
 
-    Order: a brand that issuers judge by merchant name; the MCC; the issuer's category text;
-    then the merchant name (the `merchant_lookup` callable, returning (category, evidence)
-    series with <NA> where it does not know, else built-in keywords).
+    Order: the MCC; a brand that issuers judge by merchant name (Amazon, PayPal, also seen
+    in the raw `description`); the merchant name through `merchant_lookup` (the user's
+    corrections, the merchant dictionary, near spellings: a callable returning (category,
+    evidence) series with <NA> where it does not know); the issuer's category text; words in
+    the merchant name. The merchant goes before the issuer's label because labels are coarse
+    (a Walmart Supercenter labelled "Groceries" is still not a supermarket).
     """
     n = len(frame)
     category = pd.Series(pd.NA, index=frame.index, dtype="string")
     evidence = pd.Series(pd.NA, index=frame.index, dtype="string")
+
+    def settle(values: pd.Series, kind: str | pd.Series) -> None:
+        found = values.notna() & category[values.index].isna()
+        category[found[found].index] = values[found]
+        evidence[found[found].index] = kind if isinstance(kind, str) else kind[found]
 
     mcc = parse_mcc(frame["mcc"]) if "mcc" in frame else pd.Series(pd.NA, index=frame.index, dtype="Int64")
     has_mcc = mcc.notna().to_numpy()
@@ -285,30 +293,26 @@ def categorize(frame: pd.DataFrame, merchant_lookup=None) -> tuple[pd.Series, pd
         category[has_mcc] = np.asarray(CATEGORY_NAMES, dtype=object)[codes]
         evidence[has_mcc] = "mcc"
 
-    merchant = frame["merchant"].astype("string").fillna("").str.lower() if "merchant" in frame else pd.Series("", index=frame.index, dtype="string")
-    for cat, words in _BRANDS.items():
-        hit = merchant.str.contains("|".join(words), regex=True).fillna(False).to_numpy()
-        category[hit] = cat
-        evidence[hit] = "brand"
+    blank = pd.Series("", index=frame.index, dtype="string")
+    merchant = frame["merchant"].astype("string").fillna("").str.lower() if "merchant" in frame else blank
+    described = frame["description"].astype("string").fillna("").str.lower() if "description" in frame else blank
+    for cat, pattern in _BRANDS.items():
+        hit = (merchant.str.contains(pattern, regex=True) | described.str.contains(pattern, regex=True)).fillna(False)
+        category[hit.to_numpy()] = cat
+        evidence[hit.to_numpy()] = "brand"
+
+    todo = category.isna()
+    if todo.any() and merchant_lookup is not None and "merchant" in frame:
+        cat, ev = merchant_lookup(frame.loc[todo, "merchant"])
+        settle(cat, ev)
 
     todo = category.isna()
     if todo.any() and "category" in frame:
         label = frame.loc[todo, "category"].astype("string").str.strip().str.lower()
         mapped = label.map(_LABELS)
-        known = mapped.notna()
-        category[mapped[known].index] = mapped[known]
-        evidence[mapped[known].index] = "label"
         # A label we do not recognise that names a category outright (e.g. `dining`).
-        direct = label[~known & label.isin(CATEGORIES.keys())]
-        category[direct.index] = direct
-        evidence[direct.index] = "label"
-
-    todo = category.isna()
-    if todo.any() and merchant_lookup is not None:
-        cat, ev = merchant_lookup(frame.loc[todo, "merchant"])
-        found = cat.notna()
-        category[cat[found].index] = cat[found]
-        evidence[cat[found].index] = ev[found]
+        mapped = mapped.where(mapped.notna(), label.where(label.isin(CATEGORIES.keys())))
+        settle(mapped, "label")
 
     todo = category.isna()
     if todo.any():

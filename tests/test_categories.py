@@ -185,7 +185,7 @@ def test_categorize_label_without_mcc_column():
     assert category.tolist() == ["gas", "airline"] and evidence.tolist() == ["label", "label"]
 
 
-def test_merchant_lookup_runs_before_keywords_and_only_on_undecided_rows():
+def test_merchant_lookup_runs_before_label_and_keywords_and_only_without_mcc():
     seen: list[str] = []
 
     def lookup(merchants: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -201,6 +201,29 @@ def test_merchant_lookup_runs_before_keywords_and_only_on_undecided_rows():
         "mcc": ["", "", "5812", ""],
     })
     category, evidence = categorize(frame, merchant_lookup=lookup)
-    assert seen == ["Acme Pizza Supply", "Other Pizza"]
-    assert category.tolist() == ["office_supply", "dining", "dining", "dining"]
-    assert evidence.tolist() == ["dictionary", "keyword", "mcc", "label"]
+    assert seen == ["Acme Pizza Supply", "Other Pizza", "Acme Labelled"]
+    # The merchant dictionary outranks the issuer's coarse label; the MCC outranks both.
+    assert category.tolist() == ["office_supply", "dining", "dining", "office_supply"]
+    assert evidence.tolist() == ["dictionary", "keyword", "mcc", "dictionary"]
+
+
+def test_superstore_labelled_groceries_is_not_grocery():
+    from backend.merchants import lookup
+
+    frame = pd.DataFrame({"merchant": ["WALMART SUPERCENTER", "COSTCO WHSE"], "category": ["Groceries", "Groceries"],
+                          "mcc": ["", ""]})
+    category, _ = categorize(frame, merchant_lookup=lookup)
+    assert category.tolist() == ["superstore", "wholesale_club"]
+
+
+def test_paypal_brand_seen_in_the_raw_description():
+    frame = pd.DataFrame({"merchant": ["NETFLIX"], "description": ["PAYPAL *NETFLIX 4029357733"],
+                          "category": [""], "mcc": [""]})
+    category, evidence = categorize(frame)
+    assert (category.iloc[0], evidence.iloc[0]) == ("paypal", "brand")
+
+
+def test_amazon_web_services_is_not_the_amazon_brand():
+    frame = pd.DataFrame({"merchant": ["AMAZON WEB SERVICES", "AMZN MKTP US"], "mcc": ["", ""]})
+    category, _ = categorize(frame)
+    assert category.tolist()[1] == "amazon" and category.tolist()[0] != "amazon"
