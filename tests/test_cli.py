@@ -167,3 +167,22 @@ def test_file_at_unknown_card_exits_2(tmp_path: Path):
     path.write_text(CHASE_STATEMENT)
     done = cli("score", f"{path}@nope", "--wallet", "citi_double_cash")
     assert done.returncode == 2 and "nope" in done.stderr
+
+
+def test_unknown_merchants_listed_and_corrections_apply_to_later_runs(tmp_path: Path):
+    import os
+
+    env = {**os.environ, "REWARDPILOT_HOME": str(tmp_path / "home")}
+    path = tmp_path / "unknown.csv"
+    path.write_text("transaction_id,user_id,merchant,category,amount_usd,mcc,timestamp\n"
+                    "1,u,Zork Widgets,,50,,2025-01-01\n2,u,Zork Widgets,,50,,2025-01-02\n")
+    wallet = ("--wallet", "citi_custom_cash,chase_freedom_unlimited")
+    first = cli("score", str(path), *wallet, env=env)
+    assert "ZORK WIDGETS" in first.stdout and "could not be categorized" in first.stdout
+    assert cli("corrections", "add", "Zork Widgets #123", "dining", env=env).returncode == 0
+    assert "ZORK WIDGETS" in cli("corrections", "list", env=env).stdout
+    second = cli("score", str(path), *wallet, "--json", env=env)
+    summary = json.loads(second.stdout)
+    assert summary["by_category"] == {"dining": {"transactions": 2, "spend": 100.0, "rewards": 5.0}}
+    bad = cli("corrections", "add", "x", "nonsense", env=env)
+    assert bad.returncode == 2 and "nonsense" in bad.stderr
