@@ -115,7 +115,7 @@ class _Rows:
 
 def _rows(prepared: pd.DataFrame) -> _Rows:
     ok = np.flatnonzero(prepared["status"].to_numpy() == "ok")
-    sub = prepared.iloc[ok]
+    sub = prepared[["user_id", "ts", "reward_category", "amount"]].iloc[ok]
     user, users = pd.factorize(sub["user_id"], sort=True)
     ts = pd.DatetimeIndex(sub["ts"]).tz_convert("UTC").tz_localize(None)
     order = np.lexsort((prepared.index.to_numpy()[ok], ts.asi8, user))
@@ -293,45 +293,51 @@ def _choose(rates: _Rates, slot: np.ndarray, cap_amounts: np.ndarray, member: np
     return pick
 
 
+_BLOCK = 1 << 16   # contested rows converted to Python lists at a time (bounds memory)
+
+
 def _walk_caps(pick: _Pick, contested: np.ndarray, capped: np.ndarray, slot: np.ndarray,
                cap_amounts: np.ndarray, rates: _Rates, factors: np.ndarray, rows: _Rows) -> None:
     """The only per-row loop: rows where a capped bonus is in play, in account-time order.
 
     Each row compares the best uncapped card against every capped card at its remaining cap;
-    the winner, if capped, consumes its cap. Everything else was computed vectorized.
+    the winner, if capped, consumes its cap. Everything else was computed vectorized. Rows are
+    walked in blocks so only one block at a time lives as Python objects.
     """
-    r_idx, cols = np.nonzero(capped[contested])
-    ptr = np.concatenate(([0], np.cumsum(np.bincount(r_idx, minlength=len(contested))))).tolist()
-    rows_of = contested[r_idx]
-    c_col = cols.tolist()
-    c_slot = slot[rows_of, cols].tolist()
-    c_hi = (rates.hi[rows_of, cols] * factors[cols]).tolist()
-    c_lo = (rates.lo[rows_of, cols] * factors[cols]).tolist()
     remaining = cap_amounts.tolist()
-    amounts = rows.amount[contested].tolist()
-    w, wv, r, rv = (pick.win[contested].tolist(), pick.win_value[contested].tolist(),
-                    pick.run[contested].tolist(), pick.run_value[contested].tolist())
-    wc = [-1.0] * len(contested); rc = [-1.0] * len(contested)
-    for k in range(len(contested)):
-        a = amounts[k]
-        bw, bv, bc = w[k], wv[k], -1.0
-        sw, sv, sc = r[k], rv[k], -1.0
-        won = -1
-        for p in range(ptr[k], ptr[k + 1]):
-            rem = remaining[c_slot[p]]
-            cov = a if a < rem else (rem if rem > 0.0 else 0.0)
-            v = cov * c_hi[p] + (a - cov) * c_lo[p]
-            col = c_col[p]
-            if v > bv or (v == bv and (bw < 0 or col < bw)):
-                sw, sv, sc = bw, bv, bc
-                bw, bv, bc, won = col, v, cov, p
-            elif v > sv or (v == sv and (sw < 0 or col < sw)):
-                sw, sv, sc = col, v, cov
-        if won >= 0:
-            remaining[c_slot[won]] -= bc
-        w[k], wv[k], wc[k], r[k], rv[k], rc[k] = bw, bv, bc, sw, sv, sc
-    pick.win[contested] = w; pick.win_value[contested] = wv; pick.win_covered[contested] = wc
-    pick.run[contested] = r; pick.run_value[contested] = rv; pick.run_covered[contested] = rc
+    for lo in range(0, len(contested), _BLOCK):
+        block = contested[lo:lo + _BLOCK]
+        r_idx, cols = np.nonzero(capped[block])
+        ptr = np.concatenate(([0], np.cumsum(np.bincount(r_idx, minlength=len(block))))).tolist()
+        rows_of = block[r_idx]
+        c_col = cols.tolist()
+        c_slot = slot[rows_of, cols].tolist()
+        c_hi = (rates.hi[rows_of, cols] * factors[cols]).tolist()
+        c_lo = (rates.lo[rows_of, cols] * factors[cols]).tolist()
+        amounts = rows.amount[block].tolist()
+        w, wv, r, rv = (pick.win[block].tolist(), pick.win_value[block].tolist(),
+                        pick.run[block].tolist(), pick.run_value[block].tolist())
+        wc = [-1.0] * len(block); rc = [-1.0] * len(block)
+        for k in range(len(block)):
+            a = amounts[k]
+            bw, bv, bc = w[k], wv[k], -1.0
+            sw, sv, sc = r[k], rv[k], -1.0
+            won = -1
+            for p in range(ptr[k], ptr[k + 1]):
+                rem = remaining[c_slot[p]]
+                cov = a if a < rem else (rem if rem > 0.0 else 0.0)
+                v = cov * c_hi[p] + (a - cov) * c_lo[p]
+                col = c_col[p]
+                if v > bv or (v == bv and (bw < 0 or col < bw)):
+                    sw, sv, sc = bw, bv, bc
+                    bw, bv, bc, won = col, v, cov, p
+                elif v > sv or (v == sv and (sw < 0 or col < sw)):
+                    sw, sv, sc = col, v, cov
+            if won >= 0:
+                remaining[c_slot[won]] -= bc
+            w[k], wv[k], wc[k], r[k], rv[k], rc[k] = bw, bv, bc, sw, sv, sc
+        pick.win[block] = w; pick.win_value[block] = wv; pick.win_covered[block] = wc
+        pick.run[block] = r; pick.run_value[block] = rv; pick.run_covered[block] = rc
 
 
 def _actual(rates: _Rates, slot: np.ndarray, cap_amounts: np.ndarray, used_col: np.ndarray,
@@ -548,8 +554,11 @@ def score_prepared(prepared: pd.DataFrame, wallet: Wallet, catalog: Catalog,
 
 # --------------------------------------------------------------------------- summary
 
-def _by(results: pd.DataFrame, key: str) -> dict:
-    ok = results[results["status"] == "ok"]
+_SUMMARY_COLUMNS = ["recommended_card", "reward_category", "merchant", "amount_usd", "rewards_earned",
+                    "card_used", "actual_rewards", "missed_rewards"]
+
+
+def _by(ok: pd.DataFrame, key: str) -> dict:
     grouped = ok.groupby(key, sort=True).agg(transactions=("amount_usd", "size"), spend=("amount_usd", "sum"),
                                              rewards=("rewards_earned", "sum"))
     return {str(k): {"transactions": int(r.transactions), "spend": round(float(r.spend), 2),
@@ -561,7 +570,8 @@ def summarize(results: pd.DataFrame, seconds: float | None = None) -> dict:
     total_rewards, effective_rate, by_card, by_category, processing_time_seconds,
     throughput_tps, and missed_rewards when card_used is known."""
     status = results["status"]
-    ok = results[status == "ok"]
+    # Only the columns the summary needs: filtering the whole frame would copy every reasoning.
+    ok = results[[c for c in _SUMMARY_COLUMNS if c in results.columns]][(status == "ok").to_numpy()]
     spend = float(ok["amount_usd"].sum())
     rewards = float(ok["rewards_earned"].sum())
     summary = {
@@ -572,8 +582,8 @@ def summarize(results: pd.DataFrame, seconds: float | None = None) -> dict:
         "total_spend": round(spend, 2),
         "total_rewards": round(rewards, 2),
         "effective_rate": round(rewards / spend, 6) if spend else 0.0,
-        "by_card": _by(results, "recommended_card"),
-        "by_category": _by(results, "reward_category"),
+        "by_card": _by(ok, "recommended_card"),
+        "by_category": _by(ok, "reward_category"),
         "processing_time_seconds": round(seconds, 6) if seconds is not None else None,
         "throughput_tps": round(len(results) / seconds, 1) if seconds else None,
     }

@@ -58,7 +58,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     unparseable timestamp, a blank or repeated transaction id (its later rows), an importer's
     skip reason, an amount <= 0.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)   # copy-on-write: new columns never touch the caller's frame
     n = len(out)
     status = np.full(n, "ok", dtype=object)
     error = np.full(n, "", dtype=object)
