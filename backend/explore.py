@@ -72,6 +72,52 @@ def _text(series: pd.Series | None, n: int) -> pd.Series:
     return series.astype("string").fillna("")
 
 
+@dataclass(frozen=True)
+class Key:
+    """A text column as integer codes into sorted labels: fast to filter and group on."""
+    codes: np.ndarray      # int64, one per row
+    labels: np.ndarray     # object, sorted; '' for blanks
+
+    @classmethod
+    def of(cls, series: pd.Series | None, n: int) -> "Key":
+        text = _text(series, n)
+        codes, labels = pd.factorize(text, sort=True)
+        return cls(codes.astype(np.int64), np.asarray(labels, dtype=object))
+
+    def rows_in(self, values) -> np.ndarray:
+        wanted = np.flatnonzero(np.isin(self.labels, list(values)))
+        return np.isin(self.codes, wanted)
+
+    def values(self, mask: np.ndarray | None = None) -> list[str]:
+        """The distinct non-blank labels (of the masked rows)."""
+        codes = self.codes if mask is None else self.codes[mask]
+        return [v for v in self.labels[np.unique(codes)] if v != ""]
+
+    def text(self) -> np.ndarray:
+        return self.labels[self.codes]
+
+
+def _timestamps(series: pd.Series | None, n: int) -> pd.Series:
+    """UTC datetimes; ISO 8601 first (fast), any other spelling of the rest after."""
+    if series is None:
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    ts = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
+    retry = ts.isna() & series.notna() & (series.astype("string").str.strip() != "")
+    if retry.any():
+        ts[retry] = pd.to_datetime(series[retry], errors="coerce", utc=True, format="mixed")
+    return ts
+
+
+def _month_key(ts: pd.Series) -> Key:
+    """'2026-03' per row, built from year*12+month codes (no per-row string formatting)."""
+    valid = ts.notna().to_numpy()
+    raw = np.where(valid, ts.dt.year.to_numpy(dtype="float64", na_value=0) * 12
+                   + ts.dt.month.to_numpy(dtype="float64", na_value=1) - 1, -1).astype(np.int64)
+    uniq, codes = np.unique(raw, return_inverse=True)
+    labels = np.array(["" if u < 0 else f"{u // 12:04d}-{u % 12 + 1:02d}" for u in uniq], dtype=object)
+    return Key(codes.astype(np.int64), labels)
+
+
 class RunView:
     """One run's results, typed once, with cached per-filter answers."""
 
@@ -84,39 +130,57 @@ class RunView:
         self.amount = _num(frame.get("amount_usd"), n)
         self.rewards = np.nan_to_num(_num(frame.get("rewards_earned"), n))
         self.confidence = np.nan_to_num(_num(frame.get("confidence"), n))
-        self.has_card_used = "card_used" in frame and _text(frame["card_used"], n).ne("").any()
         self.actual = np.nan_to_num(_num(frame.get("actual_rewards"), n))
         self.missed = np.nan_to_num(_num(frame.get("missed_rewards"), n))
-        self.status = _text(frame.get("status"), n).to_numpy(dtype=object)
-        ts = pd.to_datetime(frame["timestamp"], errors="coerce", utc=True, format="mixed") \
-            if "timestamp" in frame else pd.Series(pd.NaT, index=frame.index)
+        self.status_key = Key.of(frame.get("status"), n)
+        self.ok = self.status_key.rows_in(["ok"])
+        ts = _timestamps(frame.get("timestamp"), n)
         self.date = ts.dt.tz_localize(None).dt.normalize().to_numpy(dtype="datetime64[ns]")
-        self.month = ts.dt.strftime("%Y-%m").astype("string").fillna("").to_numpy(dtype=object)
-        self.card = _text(frame.get("recommended_card"), n).to_numpy(dtype=object)
-        self.card_name = _text(frame.get("recommended_card_name"), n).to_numpy(dtype=object)
-        self.category = _text(frame.get("reward_category"), n).to_numpy(dtype=object)
-        self.account = _text(frame.get("user_id"), n).to_numpy(dtype=object)
-        self.merchant = _text(frame.get("merchant"), n)
-        self.card_used = _text(frame.get("card_used"), n).to_numpy(dtype=object)
+        self.month = _month_key(ts)
+        self.card = Key.of(frame.get("recommended_card"), n)
+        self.card_name = Key.of(frame.get("recommended_card_name"), n)
+        self.category = Key.of(frame.get("reward_category"), n)
+        self.account = Key.of(frame.get("user_id"), n)
+        self.merchant = Key.of(frame.get("merchant"), n)
+        self.card_used = Key.of(frame.get("card_used"), n)
+        self.has_card_used = "card_used" in frame and bool(self.card_used.values())
+        self.known_card = self.card_used.codes != int(np.searchsorted(self.card_used.labels, "")) \
+            if "" in set(self.card_used.labels) else np.ones(n, dtype=bool)
         self._masks: OrderedDict[Filters, np.ndarray] = OrderedDict()
+        self._memo: OrderedDict[tuple, object] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _cached(self, key: tuple, build):
+        """Answers per (question, filters): a rerun that changes nothing costs nothing."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = build()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > 128:
+                self._memo.popitem(last=False)
+        return value
 
     # ------------------------------------------------------------------ filtering
     def options(self) -> dict[str, list]:
         """The values each filter can take (sorted), and the date and amount ranges."""
-        ok = self.status == "ok"
-        dates = self.date[~np.isnat(self.date)]
-        amounts = self.amount[~np.isnan(self.amount)]
-        return {
-            "cards": sorted(set(self.card[ok]) - {""}),
-            "categories": sorted(set(self.category[ok]) - {""}),
-            "accounts": sorted(set(self.account) - {""}),
-            "statuses": [s for s in STATUSES if (self.status == s).any()],
-            "date_min": pd.Timestamp(dates.min()).date() if len(dates) else None,
-            "date_max": pd.Timestamp(dates.max()).date() if len(dates) else None,
-            "amount_min": float(amounts.min()) if len(amounts) else 0.0,
-            "amount_max": float(amounts.max()) if len(amounts) else 0.0,
-        }
+        def build():
+            dates = self.date[~np.isnat(self.date)]
+            amounts = self.amount[~np.isnan(self.amount)]
+            present = set(self.status_key.values())
+            return {
+                "cards": self.card.values(self.ok),
+                "categories": self.category.values(self.ok),
+                "accounts": self.account.values(),
+                "statuses": [s for s in STATUSES if s in present],
+                "date_min": pd.Timestamp(dates.min()).date() if len(dates) else None,
+                "date_max": pd.Timestamp(dates.max()).date() if len(dates) else None,
+                "amount_min": float(amounts.min()) if len(amounts) else 0.0,
+                "amount_max": float(amounts.max()) if len(amounts) else 0.0,
+            }
+        return self._cached(("options",), build)
 
     def mask(self, f: Filters | None = None) -> np.ndarray:
         """Rows kept by the filters (cached: the last 32 filter combinations)."""
@@ -126,14 +190,13 @@ class RunView:
                 self._masks.move_to_end(f)
                 return self._masks[f]
         keep = np.ones(self.n, dtype=bool)
-        for values, column in ((f.cards, self.card), (f.categories, self.category), (f.accounts, self.account),
-                               (f.months, self.month), (f.statuses, self.status)):
+        for values, key in ((f.cards, self.card), (f.categories, self.category), (f.accounts, self.account),
+                            (f.months, self.month), (f.statuses, self.status_key), (f.merchants, self.merchant)):
             if values:
-                keep &= np.isin(column, list(values))
-        if f.merchants:
-            keep &= self.merchant.isin(list(f.merchants)).to_numpy()
+                keep &= key.rows_in(values)
         if f.text:
-            keep &= self.merchant.str.contains(f.text, case=False, regex=False).fillna(False).to_numpy(dtype=bool)
+            hit = pd.Series(self.merchant.labels).str.contains(f.text, case=False, regex=False).to_numpy(dtype=bool)
+            keep &= hit[self.merchant.codes]
         if f.date_from is not None:
             keep &= self.date >= np.datetime64(f.date_from, "ns")
         if f.date_to is not None:
@@ -152,65 +215,82 @@ class RunView:
 
     # ------------------------------------------------------------------ numbers
     def kpis(self, f: Filters | None = None) -> Kpis:
+        return self._cached(("kpis", f), lambda: self._kpis(f))
+
+    def _kpis(self, f: Filters | None) -> Kpis:
         keep = self.mask(f)
-        ok = keep & (self.status == "ok")
+        ok = keep & self.ok
         spend = float(self.amount[ok].sum())
         rewards = float(self.rewards[ok].sum())
-        known = ok & (self.card_used != "")
+        known = ok & self.known_card
         actual = missed = None
         if self.has_card_used:
             actual = float(self.actual[known].sum())
             missed = float(self.missed[known].sum())
-        return Kpis(rows=int(keep.sum()), scored=int(ok.sum()), skipped=int((keep & (self.status == "skipped")).sum()),
-                    errors=int((keep & (self.status == "error")).sum()), spend=spend, rewards=rewards,
+        return Kpis(rows=int(keep.sum()), scored=int(ok.sum()),
+                    skipped=int((keep & self.status_key.rows_in(["skipped"])).sum()),
+                    errors=int((keep & self.status_key.rows_in(["error"])).sum()), spend=spend, rewards=rewards,
                     effective_rate=rewards / spend if spend else 0.0, actual_rewards=actual, missed_rewards=missed,
-                    known_card_rows=int(known.sum()))
+                    known_card_rows=int(known.sum()) if self.has_card_used else 0)
 
     def _scored(self, f: Filters | None) -> np.ndarray:
-        return self.mask(f) & (self.status == "ok")
+        return self.mask(f) & self.ok
 
-    def _group(self, keys: dict[str, np.ndarray], f: Filters | None) -> pd.DataFrame:
+    def _group(self, keys: dict[str, Key], f: Filters | None) -> pd.DataFrame:
+        """Sums per combination of keys, grouped on integer codes, labelled after."""
         ok = self._scored(f)
-        data = {k: v[ok] for k, v in keys.items()}
-        data.update(spend=self.amount[ok], rewards=self.rewards[ok], missed=self.missed[ok], n=np.ones(int(ok.sum())))
-        grouped = pd.DataFrame(data).groupby(list(keys), sort=True, dropna=False) \
-            .agg(transactions=("n", "size"), spend=("spend", "sum"), rewards=("rewards", "sum"), missed=("missed", "sum")) \
-            .reset_index()
-        grouped["effective_rate"] = np.where(grouped["spend"] > 0, grouped["rewards"] / grouped["spend"].where(grouped["spend"] > 0, 1), 0.0)
+        data = {name: key.codes[ok] for name, key in keys.items()}
+        data.update(spend=self.amount[ok], rewards=self.rewards[ok], missed=self.missed[ok])
+        grouped = pd.DataFrame(data).groupby(list(keys), sort=True) \
+            .agg(transactions=("spend", "size"), spend=("spend", "sum"), rewards=("rewards", "sum"),
+                 missed=("missed", "sum")).reset_index()
+        for name, key in keys.items():
+            grouped[name] = key.labels[grouped[name].to_numpy()]
+        spend = grouped["spend"].to_numpy()
+        grouped["effective_rate"] = np.divide(grouped["rewards"].to_numpy(), spend, out=np.zeros(len(grouped)),
+                                              where=spend > 0)
         if not self.has_card_used:
             grouped = grouped.drop(columns="missed")
         return grouped
 
     def by_category_card(self, f: Filters | None = None) -> pd.DataFrame:
         """Rewards by reward category and recommended card (stacked bars)."""
-        return self._group({"category": self.category, "card": self.card, "card_name": self.card_name}, f) \
-            .sort_values("rewards", ascending=False, kind="stable").reset_index(drop=True)
+        return self._cached(("by_category_card", f), lambda: self._group(
+            {"category": self.category, "card": self.card, "card_name": self.card_name}, f)
+            .sort_values("rewards", ascending=False, kind="stable").reset_index(drop=True))
 
     def by_category(self, f: Filters | None = None) -> pd.DataFrame:
-        return self._group({"category": self.category}, f).sort_values("rewards", ascending=False, kind="stable") \
-            .reset_index(drop=True)
+        return self._cached(("by_category", f), lambda: self._group({"category": self.category}, f)
+                            .sort_values("rewards", ascending=False, kind="stable").reset_index(drop=True))
 
     def by_card(self, f: Filters | None = None) -> pd.DataFrame:
-        return self._group({"card": self.card, "card_name": self.card_name}, f) \
-            .sort_values("rewards", ascending=False, kind="stable").reset_index(drop=True)
+        return self._cached(("by_card", f), lambda: self._group({"card": self.card, "card_name": self.card_name}, f)
+                            .sort_values("rewards", ascending=False, kind="stable").reset_index(drop=True))
 
     def by_month(self, f: Filters | None = None) -> pd.DataFrame:
-        return self._group({"month": self.month}, f)
+        return self._cached(("by_month", f), lambda: self._group({"month": self.month}, f))
 
     def top_merchants(self, f: Filters | None = None, n: int = 15) -> pd.DataFrame:
-        grouped = self._group({"merchant": self.merchant.to_numpy(dtype=object)}, f)
-        return grouped.sort_values(["spend", "merchant"], ascending=[False, True], kind="stable").head(n) \
-            .reset_index(drop=True)
+        return self._cached(("top_merchants", f, n), lambda: self._group({"merchant": self.merchant}, f)
+                            .sort_values(["spend", "merchant"], ascending=[False, True], kind="stable").head(n)
+                            .reset_index(drop=True))
 
     def card_mix(self, f: Filters | None = None) -> pd.DataFrame:
         """Share of scored spend per card: recommended vs actually used (when known)."""
+        return self._cached(("card_mix", f), lambda: self._card_mix(f))
+
+    def _card_mix(self, f: Filters | None) -> pd.DataFrame:
         ok = self._scored(f)
         total = float(self.amount[ok].sum()) or 1.0
-        parts = [pd.DataFrame({"card": self.card[ok], "spend": self.amount[ok]}).assign(which="recommended")]
+        parts = [self._group({"card": self.card}, f)[["card", "spend"]].assign(which="recommended")]
         if self.has_card_used:
-            known = ok & (self.card_used != "")
-            parts.append(pd.DataFrame({"card": self.card_used[known], "spend": self.amount[known]}).assign(which="used"))
-        mix = pd.concat(parts, ignore_index=True).groupby(["which", "card"], sort=True)["spend"].sum().reset_index()
+            known = ok & self.known_card
+            used = pd.DataFrame({"c": self.card_used.codes[known], "spend": self.amount[known]}) \
+                .groupby("c", sort=True)["spend"].sum().reset_index()
+            parts.append(pd.DataFrame({"card": self.card_used.labels[used["c"].to_numpy()],
+                                       "spend": used["spend"].to_numpy(), "which": "used"}))
+        mix = pd.concat(parts, ignore_index=True)[["which", "card", "spend"]] \
+            .sort_values(["which", "card"], kind="stable").reset_index(drop=True)
         mix["share"] = mix["spend"] / total
         return mix
 
@@ -218,18 +298,22 @@ class RunView:
     def rows(self, f: Filters | None = None, page: int = 1, page_size: int = 100,
              sort_by: str | None = None, descending: bool = False) -> tuple[pd.DataFrame, int, int]:
         """One page of the filtered table: (rows, total matching, page count). Only this slice is built."""
-        idx = np.flatnonzero(self.mask(f))
+        idx = self._cached(("order", f, sort_by, descending), lambda: self._order(f, sort_by, descending))
         total = len(idx)
         pages = max(1, -(-total // max(page_size, 1)))
         page = min(max(page, 1), pages)
-        if sort_by and sort_by in self.frame and total:
+        sl = idx[(page - 1) * page_size: page * page_size]
+        cols = [c for c in TABLE_COLUMNS if c in self.frame]
+        return self.frame.iloc[sl][cols].reset_index(drop=True), total, pages
+
+    def _order(self, f: Filters | None, sort_by: str | None, descending: bool) -> np.ndarray:
+        idx = np.flatnonzero(self.mask(f))
+        if sort_by and sort_by in self.frame and len(idx):
             key = self.frame[sort_by].iloc[idx]
             key = pd.to_numeric(key, errors="coerce") if sort_by in _NUMERIC else key.astype("string")
             key.index = idx
             idx = key.sort_values(ascending=not descending, na_position="last", kind="stable").index.to_numpy()
-        sl = idx[(page - 1) * page_size: page * page_size]
-        cols = [c for c in TABLE_COLUMNS if c in self.frame]
-        return self.frame.iloc[sl][cols].reset_index(drop=True), total, pages
+        return idx
 
     def filtered(self, f: Filters | None = None) -> pd.DataFrame:
         """Every filtered row (for the filtered download)."""
@@ -237,18 +321,20 @@ class RunView:
 
     def problems(self, f: Filters | None = None) -> pd.DataFrame:
         """Skipped and error rows with their reasons."""
-        bad = self.mask(f) & (self.status != "ok")
+        bad = self.mask(f) & ~self.ok
         cols = [c for c in ("transaction_id", "user_id", "merchant", "amount_usd", "timestamp", "status", "error")
                 if c in self.frame]
         return self.frame.loc[bad, cols].reset_index(drop=True)
 
     def problem_reasons(self) -> pd.DataFrame:
         """How many rows were skipped or failed, per reason."""
-        bad = self.status != "ok"
-        reasons = _text(self.frame.get("error"), self.n)[bad]
-        frame = pd.DataFrame({"status": self.status[bad], "reason": reasons.to_numpy(dtype=object)})
-        return frame.groupby(["status", "reason"], sort=True).size().rename("rows").reset_index() \
-            .sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+        def build():
+            bad = ~self.ok
+            frame = pd.DataFrame({"status": self.status_key.text()[bad],
+                                  "reason": _text(self.frame.get("error"), self.n).to_numpy(dtype=object)[bad]})
+            return frame.groupby(["status", "reason"], sort=True).size().rename("rows").reset_index() \
+                .sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+        return self._cached(("problem_reasons",), build)
 
 
 _NUMERIC = {"amount_usd", "reward_rate", "rewards_earned", "runner_up_rewards", "actual_rewards",
@@ -387,8 +473,12 @@ def unknown_merchants(view: RunView) -> pd.DataFrame:
     """Merchants whose category stayed unknown (`other`): merchant, transactions, spend.
 
     Uses backend.merchants.unknown_merchants when it is installed (it knows the evidence);
-    otherwise every scored merchant that landed in `other`.
+    otherwise every scored merchant that landed in `other`. Cached with the view.
     """
+    return view._cached(("unknown_merchants",), lambda: _unknown_merchants(view))
+
+
+def _unknown_merchants(view: RunView) -> pd.DataFrame:
     try:
         from backend.merchants import unknown_merchants as backend_unknown
     except ImportError:
@@ -397,10 +487,9 @@ def unknown_merchants(view: RunView) -> pd.DataFrame:
         found = backend_unknown(view.frame)
         if isinstance(found, pd.DataFrame):
             return found.reset_index(drop=True)
-        names = pd.Index(list(found))
-        keep = (view.status == "ok") & view.merchant.isin(names).to_numpy()
+        keep = view.ok & view.merchant.rows_in(list(found))
     else:
-        keep = (view.status == "ok") & (view.category == "other")
-    frame = pd.DataFrame({"merchant": view.merchant.to_numpy(dtype=object)[keep], "spend": view.amount[keep]})
+        keep = view.ok & view.category.rows_in(["other"])
+    frame = pd.DataFrame({"merchant": view.merchant.text()[keep], "spend": view.amount[keep]})
     return frame.groupby("merchant", sort=True).agg(transactions=("spend", "size"), spend=("spend", "sum")) \
         .reset_index().sort_values(["spend", "merchant"], ascending=[False, True], kind="stable").reset_index(drop=True)
