@@ -8,22 +8,19 @@ Exit codes: 0 done, 1 the run ended failed/cancelled or does not exist, 3 anothe
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 
 from backend import engine
 from backend.catalog import Catalog
-from backend.executors import EXECUTORS, ExecutorUnavailable
+from backend.executors import ExecutorUnavailable
+from backend.export import to_csv
 from backend.runs import RunBusy, RunManager, RunOptions, get_manager
 from backend.store import Snapshot, StoreError, get_store
 from backend.wallet import Wallet
-
-_UNSAFE_START = ("=", "+", "-", "@")
 
 
 def add_runs_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,21 +45,6 @@ def add_runs_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     return runs
 
 
-def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--executor`, `--chunk-size`, `--workers` for `score` (runs through the run manager)."""
-    parser.add_argument("--executor", choices=EXECUTORS, default=None,
-                        help="run as a batch run on this executor (local process pool or Modal)")
-    parser.add_argument("--chunk-size", type=int, default=None, metavar="N",
-                        help="target rows per chunk (whole account-years; default $REWARDPILOT_CHUNK_SIZE or 5000)")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="local worker processes (default: CPU count)")
-
-
-def options_from_args(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(executor=getattr(args, "executor", None) or "local",
-                      chunk_size=getattr(args, "chunk_size", None), workers=getattr(args, "workers", None))
-
-
 def run_runs_command(args: argparse.Namespace) -> int:
     """Run a parsed `runs ...` command; returns the exit code."""
     command = {"list": _list, "show": _show, "cancel": _cancel, "resume": _resume, "retry": _retry,
@@ -85,7 +67,11 @@ def score_with_manager(frame: pd.DataFrame, wallet: Wallet, catalog: Catalog, va
     """`score --executor ...`: submit a run, follow it (a progress bar if asked), return its results."""
     manager = get_manager(resume_unfinished=False)
     run_id = manager.submit(frame, wallet, catalog, valuation, options, name=name)
-    _follow(manager, run_id, progress)
+    status = _follow(manager, run_id, progress)
+    if status != "done":
+        snap = manager.store.snapshot(run_id)
+        print(f"warning: run {run_id} ended {status}: {snap.total_rows - snap.rows_ok - snap.rows_skipped:,} rows "
+              f"are error rows (see `python -m backend runs show {run_id}`)", file=sys.stderr)
     return run_id, manager.store.results(run_id)
 
 
@@ -175,30 +161,9 @@ def _carry_on(run_id: str, retry: bool) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     frame = get_store().results(args.run_id)
-    write_csv(frame, args.out)
+    to_csv(frame, args.out)
     print(f"Wrote {len(frame):,} rows to {args.out}")
     return 0
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Spreadsheet-safe CSV: `backend.export.to_csv` when installed, else the same rule here."""
-    try:
-        from backend.export import to_csv
-    except ImportError:
-        to_csv = _safe_csv
-    to_csv(frame, path)
-
-
-def _safe_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Text cells starting with = + - @ get a leading apostrophe (no formula injection)."""
-    out = frame.copy()
-    for col in out.columns:
-        if not (pd.api.types.is_string_dtype(out[col]) or out[col].dtype == object):
-            continue
-        text = out[col].astype("string")
-        risky = text.str.startswith(_UNSAFE_START).fillna(False).astype(bool)
-        out[col] = text.where(~risky, "'" + text)
-    out.to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL)
 
 
 # -- following a run --------------------------------------------------------------------
