@@ -6,15 +6,21 @@ import streamlit as st
 
 from pages import common
 
-st.set_page_config(page_title="RewardPilot", page_icon=":material/credit_card:", layout="wide")
 
-pages = [
-    st.Page(common.UPLOAD, title="Upload", icon=":material/upload_file:", default=True),
-    st.Page(common.MONITOR, title="Live monitor", icon=":material/monitoring:"),
-    st.Page(common.RESULTS, title="Results explorer", icon=":material/table_chart:"),
-    st.Page(common.COSTS, title="Cost calculator", icon=":material/calculate:"),
-]
-page = st.navigation(pages)
-with st.sidebar:
-    common.sidebar_run_status()
-page.run()
+def main() -> None:
+    st.set_page_config(page_title="RewardPilot", page_icon=":material/credit_card:", layout="wide")
+    page = st.navigation([
+        st.Page(common.UPLOAD, title="Upload", icon=":material/upload_file:", default=True),
+        st.Page(common.MONITOR, title="Live monitor", icon=":material/monitoring:"),
+        st.Page(common.RESULTS, title="Results explorer", icon=":material/table_chart:"),
+        st.Page(common.COSTS, title="Cost calculator", icon=":material/calculate:"),
+    ])
+    with st.sidebar:
+        common.sidebar_run_status()
+    page.run()
+
+
+# Local worker processes are spawned, and spawn re-imports the parent's __main__ (this script,
+# under Streamlit) as `__mp_main__`: a worker must not draw the app or start a run manager.
+if __name__ != "__mp_main__":
+    main()

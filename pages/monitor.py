@@ -120,12 +120,14 @@ def live_view(run_id: str) -> None:
 
     @st.fragment(run_every=1 if live else None)
     def body() -> None:
-        snap = store.snapshot(run_id)
-        header(snap)
-        actions(snap)
-        charts(snap)
-        errors(snap)
-        if live and not common.is_live(snap):
+        snap = None
+        with common.guard("Reading the run's progress", "It is retried every second; reload the page if it stays."):
+            snap = store.snapshot(run_id)
+            header(snap)
+            actions(snap)
+            charts(snap)
+            errors(snap)
+        if live and snap is not None and not common.is_live(snap):
             st.rerun()            # the run ended: redraw once without polling
     body()
 

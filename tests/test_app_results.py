@@ -26,6 +26,9 @@ def finished_run(tmp_path_factory) -> str:
         runs.shutdown_manager()
         explore.clear_cache()
         frame = read_statement(SAMPLE_STATEMENT).frame
+        unknown = frame.iloc[[0]].assign(transaction_id="X1", merchant="ZQXV GIZMO WORKS", description="ZQXV GIZMO WORKS",
+                                         category="", mcc="")
+        frame = pd.concat([frame, unknown], ignore_index=True)       # a merchant nothing knows
         wallet = Wallet(parse_wallet("amex_gold,chase_ink_business_cash,citi_custom_cash"))
         run_id = runs.get_manager().submit(frame, wallet, load_catalog(), name="sample")
         assert runs.get_manager().wait(run_id, timeout=60) == "done"
@@ -78,7 +81,7 @@ def test_table_is_paged_and_problem_rows_keep_reasons(finished_run):
     tables = [d.value for d in at.dataframe]
     page = next(t for t in tables if "reasoning" in t.columns)
     assert len(page) == 100                                   # 303 rows: one page of 100 shown
-    assert any("303 rows · page 1 of 4" in c.value for c in at.caption)
+    assert any("304 rows · page 1 of 4" in c.value for c in at.caption)
     problems = next(t for t in tables if list(t.columns)[:2] == ["transaction_id", "user_id"] and "error" in t.columns
                     and "reasoning" not in t.columns)
     assert sorted(problems["status"]) == ["error", "skipped", "skipped"]
@@ -102,3 +105,14 @@ def test_run_picker_switches_runs(finished_run):
     assert at.query_params["run"] == other
     at.run()
     assert kpis(at)["Scored"] == f"{store.summary(other)['scored']:,}"
+
+
+def test_unknown_merchant_gets_a_category_saved(finished_run):
+    at = results_page(finished_run)
+    assert any(e.label.startswith("Merchants left unknown (1)") for e in at.expander)
+    at.selectbox(key="fix_category").set_value("office_supply")
+    at.form_submit_button[0].click().run()
+    assert not at.exception and not at.error
+    assert any("office_supply" in s.value for s in at.success)
+    from backend.corrections import load_corrections
+    assert load_corrections() == {"ZQXV GIZMO WORKS": "office_supply"}

@@ -60,9 +60,9 @@ class Server:
         self.stop()
         raise RuntimeError(f"streamlit did not start; see {log}")
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, sig)
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
@@ -188,3 +188,57 @@ def test_upload_run_reload_results_download(server, browser, tmp_path):
     assert page.get_by_text(f"measured on run {run_id}").count() == 1
     page.wait_for_timeout(1000)
     page.screenshot(path=shots / "cost_calculator.png")
+
+
+@pytest.mark.parametrize("how", [
+    "crash",
+    # Known race (backend.runs): during a graceful stop the poller can still spawn into the pool that
+    # interpreter exit has shut down; each RuntimeError counts as a failed attempt, and a chunk whose
+    # attempts run out ends `failed` instead of waiting for the resume. Not strict: it is timing.
+    pytest.param("stop", marks=pytest.mark.xfail(strict=False, reason="graceful-stop race in backend.runs")),
+])
+def test_run_survives_a_server_restart(browser, tmp_path, how):
+    env = {"REWARDPILOT_TEST_CHUNK_SLEEP": "2.0", "REWARDPILOT_WORKERS": "1"}
+    home = tmp_path / "home"
+    first = Server(home, tmp_path / "server1.log", env)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(first.url)
+        page.get_by_role("button", name="Use the sample statement").click()
+        page.get_by_text("Rows read").wait_for()
+        settle(page)
+        page.locator('[data-testid="stMultiSelect"]').first.click()
+        page.keyboard.type("Citi Double Cash")
+        page.keyboard.press("Enter")
+        page.keyboard.press("Escape")
+        page.get_by_role("heading", name="Wallet").click()
+        settle(page)
+        chunk = page.get_by_role("spinbutton", name="Chunk size (transactions per call)")
+        for _ in range(3):
+            page.locator('[data-testid="stExpander"] summary').filter(has_text="Advanced").click()
+            try:
+                chunk.wait_for(state="visible", timeout=5_000)
+                break
+            except Exception:  # noqa: BLE001
+                settle(page)
+        chunk.fill("100")
+        chunk.press("Enter")
+        settle(page)
+        page.get_by_role("button", name=re.compile("Start run")).click()
+        page.wait_for_url(re.compile(r"/monitor\?run="), timeout=60_000)
+        run_id = page.url.split("run=")[1]
+        wait_until(lambda: (p := progress(page)) and 0 < p[0] < p[1], 60, page, "a first chunk")
+    finally:
+        first.stop(signal.SIGKILL if how == "crash" else signal.SIGTERM)   # dies mid-run, workers with it
+
+    from backend.store import Store
+    assert Store(home).run(run_id).status != "done"
+    second = Server(home, tmp_path / "server2.log", env)
+    try:
+        page.goto(f"{second.url}/monitor?run={run_id}")
+        final = wait_until(lambda: (p := progress(page)) and re.match(r"\*{0,2}(done|failed|cancelled)", p[2]) and p,
+                           90, page, "the resumed run to end")
+        assert final[2].startswith("done") and final[0] == final[1] == 303
+    finally:
+        second.stop()
+    assert Store(home).run(run_id).status == "done"
