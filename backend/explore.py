@@ -393,15 +393,18 @@ class MeasuredCompute:
         return self.compute_seconds / self.transactions
 
 
-def measured_compute() -> MeasuredCompute | None:
-    """Compute seconds per transaction of the latest finished run (None before any run).
+MIN_MEASURED_TRANSACTIONS = 10_000   # smaller runs are mostly per-chunk overhead, not scoring
+
+
+def measured_compute(min_transactions: int = MIN_MEASURED_TRANSACTIONS) -> MeasuredCompute | None:
+    """Compute seconds per transaction of the latest finished run big enough to say (else None).
 
     The chunks' own compute seconds (measured inside the worker), not wall time: that is what
     Modal bills and what the cost calculator scales.
     """
     from backend import store
     for run in store.list_runs():
-        if run["status"] != "done":
+        if run["status"] != "done" or run["total"] < min_transactions:
             continue
         snap = store.snapshot(run["run_id"])
         if snap.compute_seconds_total > 0 and snap.total_rows > 0:

@@ -48,10 +48,11 @@ micro = c.number_input("Compute per transaction (µs)", 0.0, value=round(default
                        format="%.3f", key="us_per_tx")
 if measured:
     c.caption(f"Default measured on run {measured.run_id}: {measured.compute_seconds:,.2f} compute-seconds "
-              f"for {measured.transactions:,} transactions (small runs carry more per-chunk overhead; "
-              f"the benchmark figure is {costs.BENCH_SECONDS_PER_TRANSACTION * 1e6:,.0f} µs).")
+              f"for {measured.transactions:,} transactions (benchmark: "
+              f"{costs.BENCH_SECONDS_PER_TRANSACTION * 1e6:,.0f} µs).")
 else:
-    c.caption("Default from the benchmark: no finished run has measured compute time yet.")
+    c.caption(f"Default from the benchmark (5,000-row chunks): no finished run of "
+              f"{explore.MIN_MEASURED_TRANSACTIONS:,}+ transactions has measured it yet.")
 cold = c.number_input("Cold start per container (s)", 0.0, value=costs.COLD_START_SECONDS, step=0.5, key="cold")
 server = c.number_input("Always-on server, $ per month", 0.0, value=costs.DEFAULT_SERVER_MONTHLY, step=5.0,
                         key="server_monthly")
@@ -82,7 +83,7 @@ else:
 
 st.subheader("Monthly cost against volume")
 table = costs.cost_table(w, prices)
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 long = table.melt("transactions_per_month", var_name="option", value_name="dollars_per_month")
 long["option"] = long["option"].map({"modal": "Modal batch", "always_on": "Always-on server",
                                      "per_call": "One call per transaction"})
@@ -101,7 +102,7 @@ if even is not None:
             x="transactions_per_month:Q", y=alt.value(4), text="label:N")
 left.altair_chart(chart, width="stretch")
 right.dataframe(table, hide_index=True, height=420, column_config={
-    "transactions_per_month": st.column_config.NumberColumn("Transactions / month", format="localized"),
+    "transactions_per_month": st.column_config.NumberColumn("Per month", format="localized"),
     "modal": st.column_config.NumberColumn("Modal", format="$%.4f"),
     "always_on": st.column_config.NumberColumn("Always-on", format="dollar"),
     "per_call": st.column_config.NumberColumn("Per call", format="dollar"),

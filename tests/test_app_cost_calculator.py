@@ -68,17 +68,24 @@ def test_changed_inputs_and_prices_follow_backend_costs(at):
     assert ("Per month", f"${modal.cost_per_month:,.2f}") in shown(at)
 
 
-def test_compute_default_comes_from_the_latest_run(at, tmp_path):
+def test_compute_default_comes_from_the_latest_big_run(at):
     from backend.catalog import load_catalog
-    from backend.samples import SAMPLE_STATEMENT
-    from backend.statements import read_statement
     from backend.wallet import Wallet, parse_wallet
-    run_id = runs.get_manager().submit(read_statement(SAMPLE_STATEMENT).frame, Wallet(parse_wallet("amex_gold")),
-                                       load_catalog())
-    runs.get_manager().wait(run_id, timeout=60)
+    from bench.generate import generate
+    manager = runs.get_manager()
+    small = manager.submit(generate(300, 3, seed=1), Wallet(parse_wallet("amex_gold")), load_catalog())
+    manager.wait(small, timeout=60)
+    assert explore.measured_compute() is None                    # 300 rows say little about scoring
+    big = manager.submit(generate(12_000, 30, seed=2), Wallet(parse_wallet("amex_gold")), load_catalog())
+    manager.wait(big, timeout=120)
     measured = explore.measured_compute()
-    assert measured is not None and measured.run_id == run_id and measured.transactions == 303
+    assert measured is not None and measured.run_id == big and measured.transactions == 12_000
     fresh = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
     fresh.switch_page("pages/cost_calculator.py").run()
     assert fresh.number_input(key="us_per_tx").value == pytest.approx(round(measured.seconds_per_transaction * 1e6, 3))
-    assert any(f"measured on run {run_id}" in c.value for c in fresh.caption)
+    assert any(f"measured on run {big}" in c.value for c in fresh.caption)
+
+
+def test_benchmark_default_before_any_run(at):
+    assert at.number_input(key="us_per_tx").value == pytest.approx(costs.BENCH_SECONDS_PER_TRANSACTION * 1e6)
+    assert any("Default from the benchmark" in c.value for c in at.caption)

@@ -181,11 +181,11 @@ def test_upload_run_reload_results_download(server, browser, tmp_path):
                          timeout=120, check=True)
     assert ui_csv.read_bytes() == cli.stdout
 
-    # Cost calculator: uses the run just measured
+    # Cost calculator (600 rows are too few to measure scoring: the benchmark figure is the default)
     page.get_by_role("link", name="Cost calculator").click()
     page.get_by_text("Per month").first.wait_for()
     settle(page)
-    assert page.get_by_text(f"measured on run {run_id}").count() == 1
+    assert page.get_by_text("Default from the benchmark").count() == 1
     page.wait_for_timeout(1000)
     page.screenshot(path=shots / "cost_calculator.png")
 
