@@ -25,6 +25,21 @@ RESULTS = "pages/results.py"
 COSTS = "pages/cost_calculator.py"
 
 
+def use_app_navigation() -> None:
+    """Make sure a page runs under streamlit_app.py's navigation and sidebar.
+
+    Streamlit still honours its old `pages/` folder mode until the main script has called
+    `st.navigation` once in the process: the first request after a server start that opens a
+    page URL directly (e.g. a reload of `/monitor?run=...`) would run that page alone, with an
+    auto-made menu listing every file in pages/. Switch the mode off and rerun: the main
+    script then runs and routes to the same page (page ids are derived from the URL path).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def home() -> str:
     return str(get_settings().home.resolve())
 

@@ -11,6 +11,8 @@ import streamlit as st
 from backend import costs, explore
 from pages import common
 
+common.use_app_navigation()
+
 st.title("Cost calculator")
 st.caption("What a month of transactions costs on Modal, on an always-on server, "
            "and with the old one-call-per-transaction dispatch.")

@@ -13,6 +13,8 @@ import streamlit as st
 from backend import store
 from pages import common
 
+common.use_app_navigation()
+
 CHUNK_COLORS = {"queued": "#d1d5db", "running": "#3b82f6", "retrying": "#f59e0b", "done": "#10b981",
                 "failed": "#ef4444", "cancelled": "#6b7280"}
 

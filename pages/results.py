@@ -16,6 +16,8 @@ from backend.categories import CATEGORIES
 from backend.explore import Filters
 from pages import common
 
+common.use_app_navigation()
+
 CHARTS = {"ch_category": "categories", "ch_month": "months", "ch_merchant": "merchants", "ch_mix": "cards"}
 PICK = "pick"
 

@@ -18,6 +18,8 @@ from backend.statements.mapping import SIGNS, load_mapping, save_mapping
 from backend.wallet import Wallet, WalletCard, read_wallets_csv, validate_wallet
 from pages import common
 
+common.use_app_navigation()
+
 NOT_KNOWN = ""
 SAMPLE_ID = "sample"
 
@@ -167,6 +169,9 @@ def statement_panel(upload: Upload, catalog) -> tuple | None:
                     index=1 if len(hint.card_ids) == 1 else 0, format_func=label, key=f"card_{fid}",
                     help=f"Proposed from the issuer ({hint.issuer})." if hint.issuer else
                     "Canonical files can name it per row in a card_used column.")
+        named = int((statement.frame["card_used"].fillna("") != "").sum()) if "card_used" in statement.frame else 0
+        if named and not st.session_state.get(f"card_{fid}"):
+            b.caption(f"The file itself names the card that paid on {named:,} of {len(statement.frame):,} rows.")
         if mapping is not None:
             st.caption(f"Read with a column mapping ({mapping.issuer or 'custom'}).")
         cols = st.columns(5)

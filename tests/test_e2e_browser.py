@@ -146,6 +146,7 @@ def test_upload_run_reload_results_download(server, browser, tmp_path):
     chunk.fill("100")
     chunk.press("Enter")
     settle(page)
+    page.wait_for_timeout(800)                                  # let the expander finish opening
     page.screenshot(path=shots / "upload.png")
     page.get_by_role("button", name=re.compile("Start run")).click()
 
@@ -235,7 +236,10 @@ def test_run_survives_a_server_restart(browser, tmp_path, how):
     assert Store(home).run(run_id).status != "done"
     second = Server(home, tmp_path / "server2.log", env)
     try:
-        page.goto(f"{second.url}/monitor?run={run_id}")
+        page.goto(f"{second.url}/monitor?run={run_id}")          # the first request to the new server
+        page.get_by_role("heading", name="Live monitor").wait_for()
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Results explorer" in nav and "common" not in nav       # the app's menu, not pages/ listed
         final = wait_until(lambda: (p := progress(page)) and re.match(r"\*{0,2}(done|failed|cancelled)", p[2]) and p,
                            90, page, "the resumed run to end")
         assert final[2].startswith("done") and final[0] == final[1] == 303
