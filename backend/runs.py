@@ -27,17 +27,19 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from backend import engine
 from backend.catalog import Catalog, parse_catalog
 from backend.executors import CallHandle, CallLost, Executor, get_executor
-from backend.payload import ROW, decode_result, encode_chunk
+from backend.payload import ROW, PayloadError, encode_chunk, result_info, to_arrow
 from backend.settings import Settings, get_settings
 from backend.store import FINISHED_CHUNK, LEASE_STALE_S, OPEN_CHUNK, RunRecord, Store, error_rows, get_store
 from backend.wallet import Wallet
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0
+IDLE_S = 0.25                 # the poller's pause when no call is in flight
 _DIGITS = re.compile(r"\d{8,}")
 
 
@@ -112,7 +114,7 @@ class _Active:
     run_id: str
     options: RunOptions
     executor: Executor
-    prepared: pd.DataFrame
+    table: pa.Table                      # the prepared input in chunk order; chunks are slices of it
     bounds: dict[int, tuple[int, int]]
     wallet: Wallet
     catalog: Catalog
@@ -124,9 +126,9 @@ class _Active:
     finished: threading.Event
     last_beat: float = 0.0
 
-    def rows(self, idx: int) -> pd.DataFrame:
+    def rows(self, idx: int) -> pa.Table:
         start, stop = self.bounds[idx]
-        return self.prepared.iloc[start:stop]
+        return self.table.slice(start, stop - start)
 
 
 class RunManager:
@@ -142,6 +144,7 @@ class RunManager:
         self._lock = threading.RLock()
         self._runs: dict[str, _Active] = {}
         self._executors: dict[tuple[str, int], Executor] = {}
+        self._named: dict[str, Executor] = {}         # use_executor: name -> a given executor
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rewardpilot-poller", daemon=True)
@@ -156,15 +159,17 @@ class RunManager:
         executor = self._executor(opts)                 # fails fast if the executor is unavailable
         prepared = engine.prepare_frame(frame, merchant_lookup)
         ordered, bounds = plan_chunks(prepared, opts.chunk_size)
+        table = to_arrow(ordered)
+        del prepared, ordered
         run_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         columns = output_columns(frame)
         self.store.create_run(
             run_id, name=name, executor=opts.executor, options=asdict(opts), wallet=wallet.to_dict(),
             catalog=catalog.subset(wallet.card_ids()),
             valuation={"profile": valuation.profile, "overrides": dict(valuation.overrides)},
-            columns=columns, prepared=ordered, bounds=bounds)
+            columns=columns, prepared=table, bounds=bounds)
         self.store.acquire_lease(run_id, self.owner, self.stale_after)
-        active = _Active(run_id, opts, executor, ordered, dict(enumerate(bounds)), wallet, catalog, valuation,
+        active = _Active(run_id, opts, executor, table, dict(enumerate(bounds)), wallet, catalog, valuation,
                          columns, collections.deque(range(len(bounds))), {}, {}, threading.Event())
         self._start(active)
         return run_id
@@ -274,6 +279,11 @@ class RunManager:
                 raise TimeoutError(f"run {run_id} is still {status} after {timeout} s")
             time.sleep(0.2)
 
+    def use_executor(self, name: str, executor: Executor) -> None:
+        """Runs whose options name `name` use this executor (benchmarks, custom executors)."""
+        with self._lock:
+            self._named[name] = executor
+
     def active_runs(self) -> list[str]:
         with self._lock:
             return list(self._runs)
@@ -305,6 +315,8 @@ class RunManager:
     def _executor(self, opts: RunOptions) -> Executor:
         key = (opts.executor, opts.workers)
         with self._lock:
+            if opts.executor in self._named:
+                return self._named[opts.executor]
             if key not in self._executors:
                 self._executors[key] = get_executor(opts.executor, self.settings, workers=opts.workers)
             return self._executors[key]
@@ -312,10 +324,10 @@ class RunManager:
     def _load(self, run: RunRecord) -> _Active:
         known = {f for f in RunOptions.__dataclass_fields__}
         opts = RunOptions(**{k: v for k, v in run.options.items() if k in known}).resolved(self.settings)
-        prepared = self.store.load_input(run.id)
+        table = self.store.load_input(run.id)
         bounds = {c.idx: (c.start, c.stop) for c in self.store.chunks(run.id)}
         valuation = engine.Valuation(run.valuation["profile"], dict(run.valuation.get("overrides", {})))
-        return _Active(run.id, opts, self._executor(opts), prepared, bounds, Wallet.from_dict(run.wallet),
+        return _Active(run.id, opts, self._executor(opts), table, bounds, Wallet.from_dict(run.wallet),
                        parse_catalog(run.catalog, f"<run {run.id}>"), valuation, run.columns,
                        collections.deque(), {}, {}, threading.Event())
 
@@ -328,36 +340,35 @@ class RunManager:
     # -- internals: the poller ----------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
-            busy = False
+            pause = IDLE_S
             with self._lock:
                 runs = list(self._runs.values())
             for active in runs:
                 try:
                     with self._lock:
                         if self._runs.get(active.run_id) is active:
-                            busy |= self._step(active)
+                            pause = min(pause, self._step(active))
                 except Exception as exc:   # a store or planning fault: stop this run, keep the others
                     log.exception("run %s stopped", active.run_id)
                     self._drop(active, status="interrupted", error=mask_digits(f"{type(exc).__name__}: {exc}"))
-            self._wake.wait(self.poll_interval if busy else 0.25)
-            self._wake.clear()
+            if pause > 0:
+                self._wake.wait(pause)
+                self._wake.clear()
 
-    def _step(self, active: _Active) -> bool:
-        """One pass over a run: heartbeat, poll calls, schedule retries, spawn, finish."""
-        now = time.time()
-        if now - active.last_beat >= HEARTBEAT_S:
-            ours, cancel = self.store.heartbeat(active.run_id, self.owner)
-            active.last_beat = now
-            if not ours:      # taken over (we were presumed dead): stop touching it
-                log.warning("run %s: lease lost, leaving it to its new holder", active.run_id)
-                self._runs.pop(active.run_id, None)
-                active.finished.set()
-                return False
-            if cancel:
-                self._cancel_active(active)
-                return False
+    def _step(self, active: _Active) -> float:
+        """One pass over a run: heartbeat, poll calls, schedule retries, spawn, finish.
+
+        Returns how long the poller may wait before the next pass: 0 right after a call ended
+        (more may be ready), the poll interval while calls run, longer when idle.
+        """
+        if not self._beat(active):
+            return IDLE_S
+        ended = 0
         for idx, handle in list(active.inflight.items()):
-            self._poll(active, idx, handle)
+            ended += self._poll(active, idx, handle)
+            if not self._beat(active):       # many slow (remote) polls: keep the lease fresh
+                return IDLE_S
+        now = time.time()
         for idx, at in list(active.retry_at.items()):
             if at <= now:
                 del active.retry_at[idx]
@@ -366,13 +377,35 @@ class RunManager:
             self._spawn(active, active.queue.popleft())
         if not (active.queue or active.inflight or active.retry_at):
             if self._requeue_strays(active):
-                return True
+                return 0.0
             self._finish_status(active.run_id)
             self.store.release_lease(active.run_id, self.owner)
             self._runs.pop(active.run_id, None)
             active.finished.set()
+            return IDLE_S
+        if ended:
+            return 0.0
+        if active.inflight:
+            return self.poll_interval
+        return min(IDLE_S, max(0.0, min(active.retry_at.values(), default=now) - now))
+
+    def _beat(self, active: _Active) -> bool:
+        """Refresh the lease when due; False when this process must stop working the run
+        (another took it over, or a cancel was requested and has been carried out)."""
+        now = time.time()
+        if now - active.last_beat < HEARTBEAT_S:
+            return True
+        ours, cancel = self.store.heartbeat(active.run_id, self.owner)
+        active.last_beat = now
+        if not ours:      # taken over (we were presumed dead): stop touching it
+            log.warning("run %s: lease lost, leaving it to its new holder", active.run_id)
+            self._runs.pop(active.run_id, None)
+            active.finished.set()
             return False
-        return bool(active.inflight or active.queue)
+        if cancel:
+            self._cancel_active(active)
+            return False
+        return True
 
     def _spawn(self, active: _Active, idx: int) -> None:
         try:
@@ -387,30 +420,37 @@ class RunManager:
             handle.cancel()
             active.last_beat = 0.0
 
-    def _poll(self, active: _Active, idx: int, handle: CallHandle) -> None:
+    def _poll(self, active: _Active, idx: int, handle: CallHandle) -> bool:
+        """Poll one call; True if it ended (stored, failed or to be spawned again)."""
         try:
             data = handle.get(timeout=0)
         except TimeoutError:
-            return
+            return False
         except CallLost:
             del active.inflight[idx]
             active.queue.appendleft(idx)
-            return
+            return True
         except Exception as exc:
             del active.inflight[idx]
             if type(exc).__name__ == "OutputExpiredError":     # Modal: the result is gone, run it again
                 active.queue.appendleft(idx)
             else:
                 self._failed(active, idx, handle.call_id, exc)
-            return
+            return True
         del active.inflight[idx]
-        try:
-            scored, seconds = decode_result(data)
-            scored = scored[active.columns + [ROW]]
+        self._store_result(active, idx, handle, data)
+        return True
+
+    def _store_result(self, active: _Active, idx: int, handle: CallHandle, data: bytes) -> None:
+        try:       # only the metadata is read: the bytes are stored as the chunk file as they are
+            info = result_info(data)
+            missing = [c for c in active.columns + [ROW] if c not in info.columns]
+            if missing:
+                raise PayloadError(f"the result lacks column(s) {', '.join(missing)}")
         except Exception as exc:
             self._failed(active, idx, handle.call_id, exc)
             return
-        self.store.finish_chunk(active.run_id, idx, handle.call_id, scored, seconds, owner=self.owner)
+        self.store.finish_chunk_bytes(active.run_id, idx, handle.call_id, data, info, owner=self.owner)
 
     def _failed(self, active: _Active, idx: int, call_id: str | None, exc: BaseException) -> None:
         """One failed call: retry with backoff, or after the last attempt store error rows."""
@@ -421,7 +461,7 @@ class RunManager:
             active.retry_at[idx] = next_try
             return
         text = f"chunk {idx} failed after {failures} attempt(s): {message}"
-        rows = error_rows(active.rows(idx), text, active.columns)
+        rows = error_rows(active.rows(idx).to_pandas(), text, active.columns)
         self.store.finish_chunk(active.run_id, idx, call_id, rows, None, state="failed", error=message,
                                 owner=self.owner)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 import pandas as pd
 
@@ -112,7 +111,8 @@ def describe(snap: Snapshot) -> str:
         f"  chunks    {snap.done} done, {snap.failed} failed, {snap.in_flight} in flight, {snap.retrying} retrying, "
         f"{snap.queued} queued, {snap.cancelled} cancelled (of {snap.total_chunks})",
         f"  time      {snap.elapsed_s:,.1f} s elapsed, {snap.rows_per_second:,.0f} rows/s, ETA {eta}",
-        f"  rewards   ${snap.rewards:,.2f}" + ("" if snap.missed_rewards is None else f"; missed ${snap.missed_rewards:,.2f}"),
+        f"  rewards   ${snap.rewards:,.2f}"
+        + ("" if snap.missed_rewards is None else f"; missed ${snap.missed_rewards:,.2f}"),
         f"  compute   {snap.compute_seconds_total:,.2f} s; estimated Modal cost {cost}",
     ]
     for title, values in (("by card", snap.rewards_by_card), ("by category", snap.rewards_by_category)):

@@ -32,10 +32,11 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from backend import engine
-from backend.payload import ROW, to_arrow
+from backend.payload import ROW, PayloadError, ResultInfo, read_result_table, result_bytes, result_info, to_arrow
 from backend.settings import Settings, get_settings
 
 try:   # the cost model is optional: without it, cost is simply unknown (None)
@@ -168,18 +169,6 @@ class ChunkRecord:
 
 
 @dataclass
-class ChunkTotals:
-    """What a snapshot needs from one finished chunk, so it never re-reads results."""
-    rows_ok: int
-    rows_skipped: int
-    rows_error: int
-    rewards: float
-    missed_rewards: float | None
-    by_card: dict[str, float]
-    by_category: dict[str, float]
-
-
-@dataclass
 class Snapshot:
     """A run's progress at one moment: cheap to read every second."""
     run_id: str
@@ -263,29 +252,6 @@ def lease_is_live(run: RunRecord, now: float | None = None, stale_after: float =
     return True
 
 
-def aggregate(results: pd.DataFrame) -> ChunkTotals:
-    """Per-chunk counts and rewards (by card, by category) of scored rows."""
-    status = results["status"].astype("string").fillna("error").to_numpy(dtype=object)
-    ok = status == "ok"
-    rewards = pd.to_numeric(results["rewards_earned"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    rewards = np.where(ok, rewards, 0.0)
-
-    def by(column: str) -> dict[str, float]:
-        if column not in results or not ok.any():
-            return {}
-        keys = results[column].astype("string").fillna("").to_numpy(dtype=object)[ok]
-        sums = pd.Series(rewards[ok]).groupby(keys).sum()
-        return {str(k): float(v) for k, v in sums.items()}
-
-    missed = None
-    if "missed_rewards" in results:
-        missed = float(pd.to_numeric(results["missed_rewards"], errors="coerce").fillna(0.0).sum())
-    return ChunkTotals(rows_ok=int(ok.sum()), rows_skipped=int((status == "skipped").sum()),
-                       rows_error=int((status == "error").sum()), rewards=float(rewards.sum()),
-                       missed_rewards=missed, by_card=by("recommended_card"),
-                       by_category=by("reward_category"))
-
-
 def error_rows(rows: pd.DataFrame, message: str, columns: list[str]) -> pd.DataFrame:
     """Output rows (status `error`, this message) for input rows that could not be scored."""
     out = pd.DataFrame(index=pd.RangeIndex(len(rows)), columns=columns, dtype=object)
@@ -311,9 +277,9 @@ def _conform(frame: pd.DataFrame, like: pd.DataFrame | None) -> pd.DataFrame:
     return frame
 
 
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+def _parquet_bytes(table: pa.Table) -> bytes:
     buf = io.BytesIO()
-    pq.write_table(to_arrow(frame.reset_index(drop=True)), buf, compression="zstd")
+    pq.write_table(table, buf, compression="zstd")
     return buf.getvalue()
 
 
@@ -369,12 +335,13 @@ class Store:
 
     # -- creating and reading runs ------------------------------------------------------
     def create_run(self, run_id: str, *, name: str, executor: str, options: dict, wallet: dict,
-                   catalog: dict, valuation: dict, columns: list[str], prepared: pd.DataFrame,
+                   catalog: dict, valuation: dict, columns: list[str], prepared: pd.DataFrame | pa.Table,
                    bounds: list[tuple[int, int]]) -> None:
         """Store a planned run: its input file (in chunk order, with `_row`) and queued chunks."""
         folder = self.run_dir(run_id)
         folder.mkdir(parents=True, exist_ok=True)
-        data = _parquet_bytes(prepared)
+        table = prepared if isinstance(prepared, pa.Table) else to_arrow(prepared.reset_index(drop=True))
+        data = _parquet_bytes(table)
         os.replace(_write_atomic(folder / "input.parquet", data), folder / "input.parquet")
         now = time.time()
         with self._tx() as con:
@@ -382,13 +349,13 @@ class Store:
                 "INSERT INTO runs (id, name, status, executor, options, wallet, catalog, valuation, columns,"
                 " total_rows, total_chunks, input_checksum, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, name, "queued", executor, json.dumps(options), json.dumps(wallet), json.dumps(catalog),
-                 json.dumps(valuation), json.dumps(columns), len(prepared), len(bounds),
+                 json.dumps(valuation), json.dumps(columns), table.num_rows, len(bounds),
                  hashlib.sha256(data).hexdigest(), now))
             con.executemany("INSERT INTO chunks (run_id, idx, start, stop, rows, state) VALUES (?,?,?,?,?,?)",
                             [(run_id, i, a, b, b - a, "queued") for i, (a, b) in enumerate(bounds)])
 
-    def load_input(self, run_id: str) -> pd.DataFrame:
-        """The run's prepared input (checksum verified): what its chunks are sliced from."""
+    def load_input(self, run_id: str) -> pa.Table:
+        """The run's prepared input (checksum verified), as Arrow: chunks are zero-copy slices of it."""
         run = self.run(run_id)
         path = self.run_dir(run_id) / "input.parquet"
         try:
@@ -397,7 +364,7 @@ class Store:
             raise StoreError(f"run {run_id}: its input file {path} is missing; the run cannot go on") from None
         if hashlib.sha256(data).hexdigest() != run.input_checksum:
             raise StoreError(f"run {run_id}: its input file {path} is damaged (checksum); the run cannot go on")
-        return pq.read_table(io.BytesIO(data)).to_pandas()
+        return pq.read_table(io.BytesIO(data))
 
     def run(self, run_id: str) -> RunRecord:
         row = self._con().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -544,31 +511,39 @@ class Store:
     def finish_chunk(self, run_id: str, idx: int, call_id: str | None, results: pd.DataFrame,
                      compute_seconds: float | None, state: str = "done", error: str | None = None,
                      owner: str | None = None) -> bool:
-        """Store a chunk's output rows (atomically) and its aggregates; False if it was not current.
+        """Store a chunk's output rows given as a frame (e.g. error rows); see `finish_chunk_bytes`."""
+        data = result_bytes(results, compute_seconds)
+        return self.finish_chunk_bytes(run_id, idx, call_id, data, result_info(data), state, error, owner)
 
+    def finish_chunk_bytes(self, run_id: str, idx: int, call_id: str | None, data: bytes, info: ResultInfo,
+                           state: str = "done", error: str | None = None, owner: str | None = None) -> bool:
+        """Store a chunk's result bytes as its file (atomically) with their totals.
+
+        False if the call was not the chunk's current one, or `owner` no longer holds the run.
         `state` is `done` (scored) or `failed` (its rows are error rows naming the failure).
         A done chunk keeps the error of its last failed attempt, so retried failures stay visible.
         """
-        data = _parquet_bytes(results)
         path = self.chunk_path(run_id, idx)
         tmp = _write_atomic(path, data)
-        totals = aggregate(results)
+        totals = info.totals
         try:
             with self._tx() as con:
                 allowed = "('running', 'retrying')" if call_id is not None else "('running', 'retrying', 'queued')"
-                row = con.execute(f"SELECT call_id, rows FROM chunks WHERE run_id = ? AND idx = ? AND state IN {allowed}",
-                                  (run_id, idx)).fetchone()
+                row = con.execute("SELECT call_id, rows FROM chunks WHERE run_id = ? AND idx = ?"
+                                  f" AND state IN {allowed}", (run_id, idx)).fetchone()
                 if row is None or (call_id is not None and row["call_id"] != call_id) \
                         or not _holds(con, run_id, owner):
                     return False
-                if len(results) != row["rows"]:
-                    raise StoreError(f"run {run_id}: chunk {idx} returned {len(results)} rows for {row['rows']} input rows")
+                if info.rows != row["rows"]:
+                    raise StoreError(f"run {run_id}: chunk {idx} returned {info.rows} rows "
+                                     f"for {row['rows']} input rows")
                 con.execute(
-                    "UPDATE chunks SET state = ?, error = COALESCE(?, error), compute_seconds = ?, finished_at = ?, next_try_at = NULL,"
-                    " checksum = ?, rows_ok = ?, rows_skipped = ?, rows_error = ?, rewards = ?, missed_rewards = ?"
-                    " WHERE run_id = ? AND idx = ?",
-                    (state, error, compute_seconds, time.time(), hashlib.sha256(data).hexdigest(), totals.rows_ok,
-                     totals.rows_skipped, totals.rows_error, totals.rewards, totals.missed_rewards, run_id, idx))
+                    "UPDATE chunks SET state = ?, error = COALESCE(?, error), compute_seconds = ?, finished_at = ?,"
+                    " next_try_at = NULL, checksum = ?, rows_ok = ?, rows_skipped = ?, rows_error = ?, rewards = ?,"
+                    " missed_rewards = ? WHERE run_id = ? AND idx = ?",
+                    (state, error, info.compute_seconds, time.time(), hashlib.sha256(data).hexdigest(),
+                     totals.rows_ok, totals.rows_skipped, totals.rows_error, totals.rewards, totals.missed_rewards,
+                     run_id, idx))
                 con.execute("DELETE FROM chunk_rewards WHERE run_id = ? AND idx = ?", (run_id, idx))
                 con.executemany("INSERT INTO chunk_rewards (run_id, idx, kind, key, rewards) VALUES (?,?,?,?,?)",
                                 [(run_id, idx, "card", k, v) for k, v in totals.by_card.items()]
@@ -578,16 +553,16 @@ class Store:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def read_chunk(self, run_id: str, idx: int, checksum: str | None, rows: int) -> pd.DataFrame | None:
+    def read_chunk(self, run_id: str, idx: int, checksum: str | None, rows: int) -> pa.Table | None:
         """A finished chunk's rows, or None if its file is missing, damaged or the wrong length."""
         try:
             data = self.chunk_path(run_id, idx).read_bytes()
             if checksum is not None and hashlib.sha256(data).hexdigest() != checksum:
                 return None
-            frame = pq.read_table(io.BytesIO(data)).to_pandas()
-        except (OSError, ValueError):
+            table = read_result_table(data, use_threads=False)   # small files: threads cost more
+        except (OSError, PayloadError):
             return None
-        return frame if len(frame) == rows else None
+        return table if table.num_rows == rows else None
 
     def verify_chunks(self, run_id: str) -> list[int]:
         """Check every finished chunk's file; queue the bad ones again. Returns their idx."""
@@ -684,32 +659,38 @@ class Store:
 
         Chunks not finished (cancelled, still queued) give `error` rows that say so, so the
         frame always has one row per input row. A damaged chunk file raises ChunkFileError.
+        The chunks are concatenated in Arrow, converted to pandas once, then put in input order.
         """
         run = self.run(run_id)
         chunks = self.chunks(run_id)
-        parts: dict[int, pd.DataFrame] = {}
+        keep = run.columns + [ROW]
+        parts: dict[int, pa.Table] = {}
         bad = []
         for chunk in chunks:
             if chunk.state in FINISHED_CHUNK:
-                frame = self.read_chunk(run_id, chunk.idx, chunk.checksum, chunk.rows)
-                if frame is None:
+                table = self.read_chunk(run_id, chunk.idx, chunk.checksum, chunk.rows)
+                if table is None:
                     bad.append(chunk.idx)
                 else:
-                    parts[chunk.idx] = frame
+                    parts[chunk.idx] = table.select(keep)
         if bad:
             self._redo(run_id, bad)
             raise ChunkFileError(run_id, bad)
         missing = [c for c in chunks if c.idx not in parts]
         if missing:
             like = next(iter(parts.values()), None)
+            like_frame = like.slice(0, 0).to_pandas() if like is not None else None
             prepared = self.load_input(run_id)
             status = self.status(run)
             for chunk in missing:
-                message = f"not scored: chunk {chunk.idx} is {chunk.state} (run {status})"
-                rows = prepared.iloc[chunk.start:chunk.stop]
-                parts[chunk.idx] = _conform(error_rows(rows, message, run.columns), like)
-        frames = [parts[i] for i in sorted(parts)]
-        whole = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=run.columns + [ROW])
+                rows = prepared.slice(chunk.start, chunk.rows).to_pandas()
+                frame = error_rows(rows, f"not scored: chunk {chunk.idx} is {chunk.state} (run {status})", run.columns)
+                frame = _conform(frame, like_frame)
+                parts[chunk.idx] = pa.Table.from_pandas(frame, schema=like.schema if like is not None else None,
+                                                        preserve_index=False).select(keep)
+        if not parts:
+            return pd.DataFrame(columns=run.columns)
+        whole = pa.concat_tables([parts[i] for i in sorted(parts)], promote_options="permissive").to_pandas()
         order = np.argsort(whole[ROW].to_numpy(), kind="stable")
         return whole.iloc[order][run.columns].reset_index(drop=True)
 

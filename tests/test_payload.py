@@ -10,7 +10,7 @@ import pytest
 from backend import engine
 from backend.catalog import load_catalog
 from backend.payload import (FAIL_ENV, ROW, PayloadError, decode_chunk, decode_result, encode_chunk,
-                             score_payload)
+                             result_info, score_payload)
 from backend.wallet import Wallet, parse_wallet
 from bench.generate import generate
 
@@ -40,7 +40,8 @@ def test_round_trip_keeps_rows_wallet_and_only_the_wallets_cards(rows, catalog):
     assert len(got_catalog.cards) < len(catalog.cards)
     assert got_valuation == valuation
     # a worker needs nothing else: the decoded catalog values points like the full one
-    assert got_catalog.cents_per_point("transfer", {"amex_mr": 1.5}) == catalog.cents_per_point("transfer", {"amex_mr": 1.5})
+    overrides = {"amex_mr": 1.5}
+    assert got_catalog.cents_per_point("transfer", overrides) == catalog.cents_per_point("transfer", overrides)
 
 
 def test_payload_is_compact(rows, catalog):
@@ -69,10 +70,28 @@ def test_pickle_bytes_are_refused_not_unpickled(catalog):
         decode_result(b"garbage")
 
 
-def test_a_result_is_not_taken_for_a_payload(rows, catalog):
-    result = score_payload(encode_chunk(rows, WALLET, catalog))
-    with pytest.raises(PayloadError, match="kind 'result'"):
+def test_a_result_and_a_payload_are_not_mistaken_for_each_other(rows, catalog):
+    payload = encode_chunk(rows, WALLET, catalog)
+    result = score_payload(payload)
+    with pytest.raises(PayloadError, match="not a RewardPilot chunk"):
         decode_chunk(result)
+    with pytest.raises(PayloadError, match="not a RewardPilot result"):
+        result_info(payload)
+
+
+def test_result_metadata_carries_rows_totals_and_seconds_without_decoding(rows, catalog):
+    data = score_payload(encode_chunk(rows, WALLET, catalog))
+    info = result_info(data)
+    scored, seconds = decode_result(data)
+    assert info.rows == len(rows) and info.compute_seconds == seconds
+    assert info.columns == engine.OUTPUT_COLUMNS + engine.CARD_USED_COLUMNS + [ROW]
+    ok = scored[scored.status == "ok"]
+    assert info.totals.rows_ok == len(ok)
+    assert info.totals.rows_skipped == int((scored.status == "skipped").sum())
+    assert info.totals.rewards == pytest.approx(ok.rewards_earned.sum())
+    assert info.totals.by_card == pytest.approx(ok.groupby("recommended_card").rewards_earned.sum().to_dict())
+    assert info.totals.by_category == pytest.approx(ok.groupby("reward_category").rewards_earned.sum().to_dict())
+    assert info.totals.missed_rewards == pytest.approx(scored.missed_rewards.sum())
 
 
 def test_rows_need_their_positions(rows, catalog):

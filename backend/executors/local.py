@@ -38,6 +38,11 @@ def _watch_parent(parent_pid: int) -> None:
 
 def _init_worker(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    import backend.payload  # noqa: F401  (pandas, pyarrow and the engine load once, at start)
+
+
+def _warm() -> None:
+    """A no-op call: makes the pool start its workers now."""
 
 
 def _run_call(marks: str, call_id: str, payload: bytes) -> bytes:
@@ -76,13 +81,17 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, warm: bool = True):
         self.workers = max(1, int(workers))
         self._lock = threading.RLock()
         self._pool: ProcessPoolExecutor | None = None
         self._calls: dict[str, _Call] = {}
         self._marks = tempfile.mkdtemp(prefix="rewardpilot-calls-")
         self.pools_made = 0          # how many pools this executor made (1 unless one broke)
+        if warm:                     # start the workers now: they load while the run is planned
+            pool = self._current_pool()
+            for _ in range(self.workers):
+                pool.submit(_warm)
 
     # -- the protocol -------------------------------------------------------------------
     def spawn(self, payload: bytes) -> LocalCall:
