@@ -20,7 +20,7 @@ def main() -> None:
     page.run()
 
 
-# Local worker processes are spawned, and spawn re-imports the parent's __main__ (this script,
-# under Streamlit) as `__mp_main__`: a worker must not draw the app or start a run manager.
-if __name__ != "__mp_main__":
+# Streamlit runs this file as __main__. Local worker processes are spawned, and spawn re-imports
+# it as `__mp_main__`: a worker must not draw the app. pages/common.py imports it to call main().
+if __name__ == "__main__":
     main()

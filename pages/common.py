@@ -31,13 +31,15 @@ def use_app_navigation() -> None:
     Streamlit still honours its old `pages/` folder mode until the main script has called
     `st.navigation` once in the process: the first request after a server start that opens a
     page URL directly (e.g. a reload of `/monitor?run=...`) would run that page alone, with an
-    auto-made menu listing every file in pages/. Switch the mode off and rerun: the main
-    script then runs and routes to the same page (page ids are derived from the URL path).
+    auto-made menu listing every file in pages/. Then run the app here instead: its
+    `st.navigation` switches that mode off and runs this same page inside the app (page ids come
+    from the URL path), and this outer run stops. No rerun, so no click is lost.
     """
     from streamlit.runtime.pages_manager import PagesManager
     if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        from streamlit_app import main
+        main()
+        st.stop()
 
 
 def home() -> str:
