@@ -86,9 +86,9 @@ def charts(snap) -> None:
             frame = frame.sort_values("rewards", ascending=False).head(15)
             st.altair_chart(alt.Chart(frame).mark_bar().encode(
                 x=alt.X("rewards:Q", title="$", axis=alt.Axis(format="$,.0f")),
-                y=alt.Y(f"{key}:N", sort="-x", title=None),
-                tooltip=[f"{key}:N", alt.Tooltip("rewards:Q", format="$,.2f")]), width="stretch",
-                height=max(120, 22 * len(frame)))
+                y=alt.Y(f"{key}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+                tooltip=[f"{key}:N", alt.Tooltip("rewards:Q", format="$,.2f")]).properties(height=alt.Step(20)),
+                width="stretch")
 
 
 def errors(snap) -> None:

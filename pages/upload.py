@@ -11,6 +11,7 @@ import streamlit as st
 from backend import explore
 from backend.catalog import PROFILES, CatalogError
 from backend.engine import Valuation
+from backend.export import to_csv_bytes
 from backend.samples import SAMPLE_STATEMENT, sample_statement_bytes
 from backend.settings import get_settings
 from backend.statements import ColumnMapping, StatementError, UnknownFormatError, read_statement, suggest_card
@@ -183,7 +184,7 @@ def statement_panel(upload: Upload, catalog) -> tuple | None:
         if len(report.problems):
             with st.expander(f"{len(report.problems):,} rows not scored, with reasons"):
                 st.dataframe(report.problems.head(500), hide_index=True, width="stretch")
-                st.download_button("Download the problems report (CSV)", data=report.problems.to_csv(index=False),
+                st.download_button("Download the problems report (CSV)", data=lambda p=report.problems: to_csv_bytes(p),
                                    file_name=f"{Path(upload.name).stem}-problems.csv", mime="text/csv",
                                    on_click="ignore", key=f"problems_{fid}", icon=":material/download:")
         with st.expander("Preview (canonical rows)"):
