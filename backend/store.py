@@ -608,6 +608,11 @@ class Store:
             by[r["kind"]][r["key"]] = float(r["s"])
         states = [c.state for c in chunks]
         count = {s: states.count(s) for s in CHUNK_STATES}
+        status = self.status(run)
+        if status != "running":          # nobody is polling them: they wait to be spawned again
+            states = ["queued" if st == "running" else st for st in states]
+            count["queued"] += count["running"]
+            count["running"] = 0
         finished = [c for c in chunks if c.state in FINISHED_CHUNK]
         rows_done = sum(c.rows for c in finished)
         now = time.time()
@@ -616,7 +621,6 @@ class Store:
         elapsed = max(0.0, end - start)
         throughput, recent_rate = _throughput(finished, start, elapsed, now)
         remaining = run.total_rows - rows_done
-        status = self.status(run)
         eta = 0.0 if remaining == 0 else (remaining / recent_rate if recent_rate > 0 and status == "running" else None)
         compute = [(c.idx, float(c.compute_seconds)) for c in finished if c.compute_seconds is not None]
         cost = None
