@@ -106,21 +106,21 @@ def describe(snap: Snapshot) -> str:
     cost = "unknown" if snap.cost_usd is None else f"${snap.cost_usd:.6f}"
     lines = [
         f"Run {snap.run_id}{' (' + snap.name + ')' if snap.name else ''}: {snap.status} on {snap.executor}",
-        f"  rows      {snap.rows_done:,} / {snap.total_rows:,} ({snap.progress:.0%}): {snap.rows_ok:,} scored, "
+        f"  rows        {snap.rows_done:,} / {snap.total_rows:,} ({snap.progress:.0%}): {snap.rows_ok:,} scored, "
         f"{snap.rows_skipped:,} skipped, {snap.rows_error:,} errors",
-        f"  chunks    {snap.done} done, {snap.failed} failed, {snap.in_flight} in flight, {snap.retrying} retrying, "
+        f"  chunks      {snap.done} done, {snap.failed} failed, {snap.in_flight} in flight, {snap.retrying} retrying, "
         f"{snap.queued} queued, {snap.cancelled} cancelled (of {snap.total_chunks})",
-        f"  time      {snap.elapsed_s:,.1f} s elapsed, {snap.rows_per_second:,.0f} rows/s, ETA {eta}",
-        f"  rewards   ${snap.rewards:,.2f}"
+        f"  time        {snap.elapsed_s:,.1f} s elapsed, {snap.rows_per_second:,.0f} rows/s, ETA {eta}",
+        f"  rewards     ${snap.rewards:,.2f}"
         + ("" if snap.missed_rewards is None else f"; missed ${snap.missed_rewards:,.2f}"),
-        f"  compute   {snap.compute_seconds_total:,.2f} s; estimated Modal cost {cost}",
+        f"  compute     {snap.compute_seconds_total:,.2f} s; estimated Modal cost {cost}",
     ]
     for title, values in (("by card", snap.rewards_by_card), ("by category", snap.rewards_by_category)):
         if values:
             top = sorted(values.items(), key=lambda kv: -kv[1])[:8]
-            lines.append(f"  {title:<10}" + ", ".join(f"{k} ${v:,.2f}" for k, v in top))
+            lines.append(f"  {title:<12}" + ", ".join(f"{k} ${v:,.2f}" for k, v in top))
     for err in snap.errors[:5]:
-        lines.append(f"  error     chunk {err['chunk']} ({err['state']}, {err['failures']} failure(s)): {err['error']}")
+        lines.append(f"  error       chunk {err['chunk']} ({err['state']}, {err['failures']} failure(s)): {err['error']}")
     return "\n".join(lines)
 
 
