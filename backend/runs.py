@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -412,6 +413,10 @@ class RunManager:
             payload = encode_chunk(active.rows(idx), active.wallet, active.catalog, active.valuation)
             handle = active.executor.spawn(payload)
         except Exception as exc:
+            if _shutting_down(exc):     # the process is exiting: not the chunk's fault
+                active.queue.appendleft(idx)
+                self._stop.set()
+                return
             self._failed(active, idx, None, exc)
             return
         if self.store.mark_spawned(active.run_id, idx, handle.call_id, self.owner):
@@ -432,7 +437,7 @@ class RunManager:
             return True
         except Exception as exc:
             del active.inflight[idx]
-            if type(exc).__name__ == "OutputExpiredError":     # Modal: the result is gone, run it again
+            if type(exc).__name__ == "OutputExpiredError" or _shutting_down(exc):   # gone: run it again
                 active.queue.appendleft(idx)
             else:
                 self._failed(active, idx, handle.call_id, exc)
@@ -516,6 +521,12 @@ def _busy_message(holder: RunRecord) -> str:
             f"(heartbeat {age:.1f} s ago); wait for it, or cancel it with `python -m backend runs cancel {holder.id}`")
 
 
+def _shutting_down(exc: BaseException) -> bool:
+    """A pool refusing work because this process is exiting (`cannot schedule new futures
+    after shutdown`): the chunk did nothing wrong, so it is not counted as an attempt."""
+    return (isinstance(exc, RuntimeError) and "shutdown" in str(exc)) or sys.is_finalizing()
+
+
 _manager: RunManager | None = None
 _manager_lock = threading.Lock()
 
@@ -526,6 +537,9 @@ def get_manager(resume_unfinished: bool = True) -> RunManager:
     with _manager_lock:
         if _manager is None:
             _manager = RunManager()
+            # Stop the poller before the process pools shut down at exit (hooks run last-in
+            # first-out), so an exiting process leaves its run `interrupted`, not failed.
+            threading._register_atexit(shutdown_manager)
             if resume_unfinished:
                 _manager.resume_unfinished()
         return _manager
