@@ -4,7 +4,9 @@ Drives Debian's chromium (/usr/bin/chromium) with the Python playwright package 
 `streamlit run` server in its own process group, with REWARDPILOT_HOME in a temporary folder
 and every chunk slowed (REWARDPILOT_TEST_CHUNK_SLEEP) so the reload happens while the run is
 still going. The downloaded CSV must equal, byte for byte, what the CLI writes for the same
-file and wallet. Screenshots of the four pages land in docs/ (or $REWARDPILOT_SCREENSHOTS).
+file and wallet. Screenshots of the four pages land in the test's temporary folder, or in
+$REWARDPILOT_SCREENSHOTS (`REWARDPILOT_SCREENSHOTS=docs scripts/test.sh -k browser` refreshes the
+README's pictures).
 """
 from __future__ import annotations
 
@@ -15,9 +17,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.generate import generate
@@ -55,10 +57,11 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                if httpx.get(f"{self.url}/_stcore/health", timeout=2).text == "ok":
                     return
-            except OSError:
-                time.sleep(0.2)
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"streamlit did not start; see {log}")
 
@@ -110,8 +113,8 @@ def browser():
         b.close()
 
 
-def shots_dir() -> Path:
-    out = Path(os.environ.get("REWARDPILOT_SCREENSHOTS", ROOT / "docs"))
+def shots_dir(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("REWARDPILOT_SCREENSHOTS") or tmp_path / "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -119,7 +122,7 @@ def shots_dir() -> Path:
 def test_upload_run_reload_results_download(server, browser, tmp_path):
     statement = tmp_path / "statement.csv"
     generate(600, 60, seed=5, card_used="citi_double_cash").to_csv(statement, index=False)   # 60 account-years
-    shots = shots_dir()
+    shots = shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
 
     # Upload: the file, the wallet, small chunks
