@@ -9,8 +9,8 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 stamp=".venv/.installed-$(basename "$requirements")"
-if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r "$requirements"
+if [ ! -f "$stamp" ] || [ "$requirements" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  # constraints.txt pins every transitive package too (pip freeze of a passing environment).
+  .venv/bin/python -m pip install --quiet -r "$requirements" -c constraints.txt
   touch "$stamp"
 fi
