@@ -251,10 +251,26 @@ def describe_mcc(mcc: int | str) -> str:
 
 
 def parse_mcc(values: pd.Series) -> pd.Series:
-    """MCC text -> nullable integer 0..9999 (blank, non-numeric and out-of-range become <NA>)."""
-    num = pd.to_numeric(values.astype("string").str.strip(), errors="coerce")
+    """MCC text -> nullable integer 0..9999 (blank, non-numeric and out-of-range become <NA>).
+
+    Statements repeat a few hundred MCCs, so each distinct text is parsed once.
+    """
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    text = pd.Series(uniques, dtype="string").str.strip()
+    num = pd.to_numeric(text, errors="coerce")
     ok = num.notna() & (num >= 0) & (num <= 9999) & (num == np.floor(num))
-    return num.where(ok).astype("Int64")
+    parsed = num.where(ok).astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
+    out = np.where(codes >= 0, parsed[np.maximum(codes, 0)] if len(parsed) else np.nan, np.nan)
+    return pd.Series(out, index=values.index).astype("Int64")
+
+
+def _contains(values: pd.Series, pattern: str) -> np.ndarray:
+    """Regex search per distinct value (merchant names repeat a lot): a boolean per row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if not len(uniques):
+        return np.zeros(len(values), dtype=bool)
+    hit = pd.Series(uniques, dtype="str").str.contains(pattern, regex=True).to_numpy(dtype=bool)
+    return np.where(codes >= 0, hit[np.maximum(codes, 0)], False)
 
 
 def expand(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -297,9 +313,9 @@ def categorize(frame: pd.DataFrame, merchant_lookup=None) -> tuple[pd.Series, pd
     merchant = frame["merchant"].astype("string").fillna("").str.lower() if "merchant" in frame else blank
     described = frame["description"].astype("string").fillna("").str.lower() if "description" in frame else blank
     for cat, pattern in _BRANDS.items():
-        hit = (merchant.str.contains(pattern, regex=True) | described.str.contains(pattern, regex=True)).fillna(False)
-        category[hit.to_numpy()] = cat
-        evidence[hit.to_numpy()] = "brand"
+        hit = _contains(merchant, pattern) | _contains(described, pattern)
+        category[hit] = cat
+        evidence[hit] = "brand"
 
     todo = category.isna()
     if todo.any() and merchant_lookup is not None and "merchant" in frame:
@@ -320,7 +336,7 @@ def categorize(frame: pd.DataFrame, merchant_lookup=None) -> tuple[pd.Series, pd
         for cat, words in _KEYWORDS.items():
             pattern = r"\b(?:" + "|".join(words) + r")\b"
             hit = names[category[names.index].isna()]
-            hit = hit[hit.str.contains(pattern, regex=True).fillna(False)]
+            hit = hit[_contains(hit, pattern)]
             category[hit.index] = cat
             evidence[hit.index] = "keyword"
 
