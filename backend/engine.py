@@ -67,6 +67,17 @@ def prepare_frame(frame: pd.DataFrame, merchant_lookup: MerchantLookup | None = 
     return prepared
 
 
+# What score_prepared reads of a prepared frame: chunk payloads and stored run inputs carry
+# only these (an importer's description, source file and row stay with the upload report).
+SCORING_COLUMNS = ["transaction_id", "user_id", "merchant", "mcc", "timestamp", "card_used", "amount", "ts",
+                   "status", "error", "reward_category", "category_evidence"]
+
+
+def slim(prepared: pd.DataFrame) -> pd.DataFrame:
+    """Only the columns scoring needs (no copy of the data with copy-on-write)."""
+    return prepared[[c for c in SCORING_COLUMNS if c in prepared.columns]]
+
+
 def score(frame: pd.DataFrame, wallet: Wallet, catalog: Catalog, valuation: Valuation = Valuation(),
           merchant_lookup: MerchantLookup | None = None) -> pd.DataFrame:
     """Score a canonical frame in-process: prepare_frame + score_prepared."""

@@ -158,7 +158,7 @@ class RunManager:
         """Plan and store a run, then start it; returns its id at once (the work goes on)."""
         opts = options.resolved(self.settings)
         executor = self._executor(opts)                 # fails fast if the executor is unavailable
-        prepared = engine.prepare_frame(frame, merchant_lookup)
+        prepared = engine.slim(engine.prepare_frame(frame, merchant_lookup))
         ordered, bounds = plan_chunks(prepared, opts.chunk_size)
         table = to_arrow(ordered)
         del prepared, ordered

@@ -258,6 +258,8 @@ def error_rows(rows: pd.DataFrame, message: str, columns: list[str]) -> pd.DataF
     for col in ERROR_ROW_COLUMNS:
         if col in columns and col in rows:
             out[col] = rows[col].to_numpy()
+    if "amount" in rows:          # the parsed amount, as the engine reports it
+        out["amount_usd"] = rows["amount"].to_numpy()
     out["status"] = "error"
     out["error"] = message
     out[ROW] = rows[ROW].to_numpy()
