@@ -508,8 +508,11 @@ class _Output:
 
 
 def _passthrough(prepared: pd.DataFrame, name: str) -> pa.Array:
-    return pa.array(prepared[name].astype("str").fillna(""), type=pa.string()) if prepared[name].dtype != "str" \
-        else pa.array(prepared[name].fillna(""), type=pa.string())
+    """An input column copied to the output as text (blanks for missing values)."""
+    column = prepared[name]
+    if column.dtype != "str":
+        column = column.astype("str")
+    return pa.array(column.fillna(""), type=pa.string())
 
 
 def score_prepared(prepared: pd.DataFrame, wallet: Wallet, catalog: Catalog,
