@@ -226,10 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from backend.executors import ExecutorUnavailable
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, CatalogError) as exc:
+    except (UsageError, CatalogError, ExecutorUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

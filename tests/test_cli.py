@@ -186,3 +186,13 @@ def test_unknown_merchants_listed_and_corrections_apply_to_later_runs(tmp_path: 
     assert summary["by_category"] == {"dining": {"transactions": 2, "spend": 100.0, "rewards": 5.0}}
     bad = cli("corrections", "add", "x", "nonsense", env=env)
     assert bad.returncode == 2 and "nonsense" in bad.stderr
+
+
+def test_modal_without_a_token_says_how_to_set_one_up(canonical: Path, tmp_path: Path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODAL_")}
+    env.update(MODAL_CONFIG_PATH=str(tmp_path / "no-modal.toml"), REWARDPILOT_HOME=str(tmp_path / "home"))
+    done = cli("score", str(canonical), "--wallet", "citi_double_cash", "--executor", "modal", env=env)
+    assert done.returncode == 2
+    assert "modal token new" in done.stderr and "Traceback" not in done.stderr
