@@ -508,11 +508,10 @@ class _Output:
 
 
 def _passthrough(prepared: pd.DataFrame, name: str) -> pa.Array:
-    """An input column copied to the output as text (blanks for missing values)."""
+    """An input column copied to the output as text (blanks for missing values), in Arrow."""
     column = prepared[name]
-    if column.dtype != "str":
-        column = column.astype("str")
-    return pa.array(column.fillna(""), type=pa.string())
+    values = pa.array(column if column.dtype == "str" else column.astype("str"), from_pandas=True)
+    return pc.fill_null(values.cast(pa.string()), "")
 
 
 def score_prepared(prepared: pd.DataFrame, wallet: Wallet, catalog: Catalog,
