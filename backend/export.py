@@ -65,3 +65,10 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     _write(frame, buffer)
     return buffer.getvalue()
+
+
+def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """Results as Parquet bytes, for downloads (types kept; no formula risk in a data file)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

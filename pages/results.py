@@ -5,7 +5,6 @@ A click on a chart filters every other view; the clicked chart keeps showing all
 """
 from __future__ import annotations
 
-import io
 
 import altair as alt
 import pandas as pd
@@ -257,14 +256,7 @@ def unknown(view, run_id: str) -> None:
 
 
 def downloads(view, f: Filters, run_id: str, filtered: bool) -> None:
-    def csv_bytes(frame: pd.DataFrame) -> bytes:
-        from backend.export import to_csv_bytes
-        return to_csv_bytes(frame)
-
-    def parquet_bytes(frame: pd.DataFrame) -> bytes:
-        buf = io.BytesIO()
-        frame.to_parquet(buf, index=False)
-        return buf.getvalue()
+    from backend.export import to_csv_bytes as csv_bytes, to_parquet_bytes as parquet_bytes
 
     st.subheader("Download")
     a, b, c, d = st.columns(4)

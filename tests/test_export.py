@@ -25,3 +25,11 @@ def test_to_csv_accepts_paths_and_text_buffers(tmp_path):
     to_csv(frame, buffer)
     assert (tmp_path / "out.csv").read_text() == buffer.getvalue()
     assert "'=y" in buffer.getvalue()
+
+
+def test_parquet_bytes_round_trip():
+    from backend.export import to_parquet_bytes
+
+    frame = pd.DataFrame({"a": ["=x", "y"], "b": [1.5, np.nan]})
+    back = pd.read_parquet(io.BytesIO(to_parquet_bytes(frame)))
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
