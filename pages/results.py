@@ -5,7 +5,6 @@ A click on a chart filters every other view; the clicked chart keeps showing all
 """
 from __future__ import annotations
 
-
 import altair as alt
 import pandas as pd
 import streamlit as st
