@@ -22,6 +22,7 @@ from backend.runs import RunBusy, RunManager, RunOptions, mask_digits, plan_chun
 from backend.store import ChunkFileError, Store
 from backend.wallet import Wallet, parse_wallet
 from bench.generate import generate
+from helpers import wait_for
 
 WALLET = Wallet(parse_wallet("amex_blue_cash_preferred,citi_double_cash,chase_freedom_flex,citi_custom_cash"),
                 accounts={"acct_3": parse_wallet("bank_of_america_customized_cash:dining,chase_ink_business_cash")})
@@ -74,14 +75,6 @@ def managers(store):
         m.shutdown()
 
 
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 # -- planning ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pytest
 from backend.payload import SLEEP_ENV
 from backend.store import Store
 from bench.generate import generate
+from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 WALLET = "amex_blue_cash_preferred,citi_double_cash,chase_freedom_flex"
@@ -42,14 +43,6 @@ def children(pid: int) -> set[int]:
     return out
 
 
-def wait_for(predicate, timeout: float = 60, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
