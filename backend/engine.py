@@ -8,8 +8,10 @@ How it works, in three steps (see README "How scoring works"):
 3. Purchases where a capped bonus is in play are walked in time order per account (the only
    place where order matters): the winner consumes its cap; the part of a purchase above a
    cap earns the card's uncapped rate.
-The card that actually paid (`card_used`) keeps its own ledger of its real charges, so
-`actual_rewards` is what the statement really earned.
+The card that actually paid (`card_used`): `actual_rewards` replays its real charges against
+its own caps, so it is what the statement really earned; and when the wallet holds that card,
+its real charges use its caps in the recommendation walk too (a cap is shared between what the
+card was actually charged and what it is recommended for; a purchase counts once).
 """
 from __future__ import annotations
 
@@ -290,7 +292,7 @@ def _best_two(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 
 def _choose(rates: _Rates, slot: np.ndarray, cap_amounts: np.ndarray, member: np.ndarray,
-            rows: _Rows, factors: np.ndarray) -> _Pick:
+            rows: _Rows, factors: np.ndarray, used_col: np.ndarray) -> _Pick:
     amount = rows.amount[:, None]
     hi_v = amount * (rates.hi * factors)
     capped = (slot >= 0) & member
@@ -300,7 +302,11 @@ def _choose(rates: _Rates, slot: np.ndarray, cap_amounts: np.ndarray, member: np
     pick = _Pick(w, wv, np.full(n, -1.0), r, rv, np.full(n, -1.0))
     contested = np.flatnonzero(capped.any(axis=1))
     if len(contested):
-        _walk_caps(pick, contested, capped, slot, cap_amounts, rates, factors, rows)
+        # The card that paid, when the wallet holds it: its real charge uses its cap too.
+        has_used = used_col >= 0
+        used_slot = np.where(has_used, slot[np.arange(n), np.maximum(used_col, 0)], _NONE)
+        used_slot = np.where(has_used & member[np.arange(n), np.maximum(used_col, 0)], used_slot, _NONE)
+        _walk_caps(pick, contested, capped, slot, cap_amounts, rates, factors, rows, used_slot)
     return pick
 
 
@@ -308,12 +314,16 @@ _BLOCK = 1 << 16   # contested rows converted to Python lists at a time (bounds 
 
 
 def _walk_caps(pick: _Pick, contested: np.ndarray, capped: np.ndarray, slot: np.ndarray,
-               cap_amounts: np.ndarray, rates: _Rates, factors: np.ndarray, rows: _Rows) -> None:
+               cap_amounts: np.ndarray, rates: _Rates, factors: np.ndarray, rows: _Rows,
+               used_slot: np.ndarray) -> None:
     """The only per-row loop: rows where a capped bonus is in play, in account-time order.
 
     Each row compares the best uncapped card against every capped card at its remaining cap;
-    the winner, if capped, consumes its cap. Everything else was computed vectorized. Rows are
-    walked in blocks so only one block at a time lives as Python objects.
+    the winner, if capped, consumes its cap. A wallet card that really paid for the purchase
+    consumes its cap as well (its cap is shared between what it was actually charged and what
+    it is recommended for; a purchase it paid and is recommended for counts once). Everything
+    else was computed vectorized. Rows are walked in blocks so only one block at a time lives
+    as Python objects.
     """
     remaining = cap_amounts.tolist()
     for lo in range(0, len(contested), _BLOCK):
@@ -326,6 +336,7 @@ def _walk_caps(pick: _Pick, contested: np.ndarray, capped: np.ndarray, slot: np.
         c_hi = (rates.hi[rows_of, cols] * factors[cols]).tolist()
         c_lo = (rates.lo[rows_of, cols] * factors[cols]).tolist()
         amounts = rows.amount[block].tolist()
+        paid = used_slot[block].tolist()
         w, wv, r, rv = (pick.win[block].tolist(), pick.win_value[block].tolist(),
                         pick.run[block].tolist(), pick.run_value[block].tolist())
         wc = [-1.0] * len(block); rc = [-1.0] * len(block)
@@ -346,6 +357,10 @@ def _walk_caps(pick: _Pick, contested: np.ndarray, capped: np.ndarray, slot: np.
                     sw, sv, sc = col, v, cov
             if won >= 0:
                 remaining[c_slot[won]] -= bc
+            paid_slot = paid[k]
+            if paid_slot >= 0 and not (won >= 0 and c_slot[won] == paid_slot):
+                rem = remaining[paid_slot]
+                remaining[paid_slot] = rem - (a if a < rem else (rem if rem > 0.0 else 0.0))
             w[k], wv[k], wc[k], r[k], rv[k], rc[k] = bw, bv, bc, sw, sv, sc
         pick.win[block] = w; pick.win_value[block] = wv; pick.win_covered[block] = wc
         pick.run[block] = r; pick.run_value[block] = rv; pick.run_covered[block] = rc
@@ -534,7 +549,8 @@ def score_prepared(prepared: pd.DataFrame, wallet: Wallet, catalog: Catalog,
         rates = _rates(columns, rows)
         slot, cap_amounts = _slots(rates, rows)
         member = _member(columns, wallet, rows)
-        pick = _choose(rates, slot, cap_amounts, member, rows, factors)
+        used_col = _used_columns(columns, used, member) if with_used else np.full(len(rows.pos), _NONE)
+        pick = _choose(rates, slot, cap_amounts, member, rows, factors, used_col)
         ids = [c.card.id for c in columns]
         names = [c.card.name for c in columns]
         has_run = pick.run >= 0
@@ -559,7 +575,7 @@ def score_prepared(prepared: pd.DataFrame, wallet: Wallet, catalog: Catalog,
     out.columns["error"] = _passthrough(prepared, "error")
     if with_used:
         out.columns["card_used"] = _passthrough(prepared, "card_used")
-        actual = np.round(_actual(rates, slot, cap_amounts, _used_columns(columns, used, member), rows, factors), 2) if ok else None
+        actual = np.round(_actual(rates, slot, cap_amounts, used_col, rows, factors), 2) if ok else None
         out.number("actual_rewards", actual)
         out.number("missed_rewards", np.round(win_value - actual, 2) if ok else None)
     return out.frame(prepared.index)

@@ -192,6 +192,22 @@ def test_card_used_keeps_its_own_cap_ledger():
     assert result["actual_rewards"].tolist() == [360.00, 1.00]
 
 
+def test_the_card_that_paid_shares_its_cap_with_its_recommendations():
+    """Transfer values: Amex Gold 4x supermarkets = 8% (first $25,000 a year), BCP 6% (first $6,000).
+
+    The $5,000 paid with BCP is recommended to Amex Gold, but the real charge still used $5,000
+    of BCP's cap; so on the $30,000 purchase BCP can only offer $1,000 x 6% + $29,000 x 1% = $350.
+    Amex Gold has $20,000 left: $20,000 x 8% + $10,000 x 2% = $1,800.
+    """
+    rows = [("u", 5411, 5000, "2025-01-10", "amex_blue_cash_preferred"), ("u", 5411, 30000, "2025-02-10", "")]
+    result = run(rows, "amex_gold,amex_blue_cash_preferred", Valuation("transfer"), card_used=True)
+    assert result["recommended_card"].tolist() == ["amex_gold", "amex_gold"]
+    assert rewards(result) == [400.00, 1800.00]
+    assert result["runner_up_card"].iloc[1] == "amex_blue_cash_preferred"
+    assert result["runner_up_rewards"].iloc[1] == 350.00
+    assert result["actual_rewards"].iloc[0] == 300.00 and result["missed_rewards"].iloc[0] == 100.00
+
+
 def test_bad_rows_never_stop_the_batch():
     data = frame([("u", 5411, 10, "2025-01-10"), ("u", 5411, "abc", "2025-01-11"), ("u", 5411, 10, "not a date"),
                   ("u", 5411, -5, "2025-01-12"), ("u", 5411, 0, "2025-01-12"), ("u", 5411, 12, "2025-01-13")])
