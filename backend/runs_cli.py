@@ -18,7 +18,7 @@ from backend.catalog import Catalog
 from backend.executors import ExecutorUnavailable
 from backend.export import to_csv
 from backend.runs import RunBusy, RunManager, RunOptions, get_manager
-from backend.store import Snapshot, StoreError, get_store
+from backend.store import Snapshot, StoreError, UnknownRun, get_store
 from backend.wallet import Wallet
 
 
@@ -50,6 +50,9 @@ def run_runs_command(args: argparse.Namespace) -> int:
                "export": _export}[args.runs_command]
     try:
         return command(args)
+    except UnknownRun as exc:        # a mistyped id: unusable input, like `score`'s exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -116,6 +116,10 @@ class StoreError(RuntimeError):
     """A run or file the store cannot use; the message names the run and chunk."""
 
 
+class UnknownRun(StoreError):
+    """No run with that id in this store (a mistyped id: the caller's input)."""
+
+
 class ChunkFileError(StoreError):
     """Finished chunk files that are missing or damaged; those chunks were set to be redone."""
 
@@ -371,7 +375,7 @@ class Store:
     def run(self, run_id: str) -> RunRecord:
         row = self._con().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise StoreError(f"no run {run_id!r} in {self.db_path}")
+            raise UnknownRun(f"no run {run_id!r} in {self.db_path}; see `python -m backend runs list`")
         data = dict(row)
         for key in ("options", "wallet", "catalog", "valuation", "columns"):
             data[key] = json.loads(data[key])

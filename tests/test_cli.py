@@ -196,3 +196,13 @@ def test_modal_without_a_token_says_how_to_set_one_up(canonical: Path, tmp_path:
     done = cli("score", str(canonical), "--wallet", "citi_double_cash", "--executor", "modal", env=env)
     assert done.returncode == 2
     assert "modal token new" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [["show", "nope"], ["cancel", "nope"], ["resume", "nope"],
+                                     ["export", "nope", "--out", "x.csv"]])
+def test_unknown_run_id_exits_2(tmp_path: Path, command: list[str]):
+    import os
+
+    done = cli("runs", *command, env={**os.environ, "REWARDPILOT_HOME": str(tmp_path / "home")})
+    assert done.returncode == 2
+    assert "no run 'nope'" in done.stderr and "Traceback" not in done.stderr
