@@ -169,13 +169,18 @@ def _top_n_mask(rule: Rule, rows: _Rows) -> np.ndarray:
     totals["order"] = totals["c"].map(listed)
     totals = totals.sort_values(["u", "m", "a", "order"], ascending=[True, True, False, True], kind="stable")
     top = totals[totals.groupby(["u", "m"]).cumcount() < rule.n]
-    key = lambda u, m, c: (u.astype(np.int64) * 1_000_000 + m) * 64 + c
-    return eligible & np.isin(key(rows.user, rows.month_key, rows.cat), key(top["u"].to_numpy(), top["m"].to_numpy(), top["c"].to_numpy()))
+    chosen = _account_month_category(top["u"].to_numpy(), top["m"].to_numpy(), top["c"].to_numpy())
+    return eligible & np.isin(_account_month_category(rows.user, rows.month_key, rows.cat), chosen)
+
+
+def _account_month_category(user: np.ndarray, month: np.ndarray, cat: np.ndarray) -> np.ndarray:
+    """One int64 key per (account, month, category), for set membership tests."""
+    return (user.astype(np.int64) * 1_000_000 + month) * len(CATEGORY_NAMES) + cat
 
 
 def _rule_mask(rule: Rule, wc: WalletCard, rows: _Rows) -> np.ndarray:
     """Where a rule applies (portal rules never do: a statement cannot show portal bookings)."""
-    if rule.kind in ("bonus",):
+    if rule.kind == "bonus":
         return _category_mask(rule.categories)[rows.cat]
     if rule.kind == "choice":
         chosen = wc.choice or rule.default_choice
