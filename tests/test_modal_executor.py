@@ -20,19 +20,11 @@ from backend.settings import get_settings
 from fake_modal import FakeModal, point_client_at, reset_modal_client, sample_payloads
 
 
-@pytest.fixture(scope="module")
-def server():
-    fake = FakeModal().start()
-    yield fake
-    reset_modal_client()
-    fake.stop()
-
-
 @pytest.fixture
-def fake(server, monkeypatch):
-    server.reset()
-    point_client_at(monkeypatch, server)
-    yield server
+def fake(modal_server, monkeypatch):
+    modal_server.reset()
+    point_client_at(monkeypatch, modal_server)
+    yield modal_server
     reset_modal_client()
 
 

@@ -6,7 +6,6 @@ reaches the remote calls.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,27 +16,20 @@ from backend.runs import RunManager, RunOptions
 from backend.settings import get_settings
 from backend.store import Store
 from backend.wallet import Wallet, parse_wallet
-from fake_modal import FakeModal, point_client_at, reset_modal_client
+from fake_modal import point_client_at, reset_modal_client
+from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 WALLET = Wallet(parse_wallet("amex_business_gold,chase_ink_business_unlimited,capital_one_spark_cash_plus"))
 CHUNK = 80  # rows: the 303-row sample makes several chunks
 
 
-@pytest.fixture(scope="module")
-def server():
-    fake = FakeModal().start()
-    yield fake
-    reset_modal_client()
-    fake.stop()
-
-
 @pytest.fixture
-def fake(server, monkeypatch, tmp_path):
-    server.reset()
-    point_client_at(monkeypatch, server)
+def fake(modal_server, monkeypatch, tmp_path):
+    modal_server.reset()
+    point_client_at(monkeypatch, modal_server)
     monkeypatch.setenv("REWARDPILOT_HOME", str(tmp_path / "home"))
-    yield server
+    yield modal_server
     reset_modal_client()
 
 
@@ -67,14 +59,6 @@ def _manager() -> tuple[RunManager, Store]:
     return RunManager(settings, store), store
 
 
-def _wait_for(condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
 MODAL = RunOptions(executor="modal", chunk_size=CHUNK, attempts=3, backoff_s=0.05)
 
 
@@ -99,7 +83,7 @@ def test_expired_output_is_spawned_again(fake, frame, local_results):
     try:
         run_id = manager.submit(frame, WALLET, load_catalog(), options=MODAL)
         n = len(store.chunks(run_id))
-        _wait_for(lambda: len(fake.calls) == n, "every chunk spawned")
+        wait_for(lambda: len(fake.calls) == n, what="every chunk spawned", every=0.02)
         first = sorted(fake.calls)[0]
         fake.expire(first)                                   # its output is gone before it is read
         fake.hold_new_calls = False
@@ -116,7 +100,8 @@ def test_resume_after_restart_attaches_to_stored_calls(fake, frame, local_result
     manager, store = _manager()
     run_id = manager.submit(frame, WALLET, load_catalog(), options=MODAL)
     n = len(store.chunks(run_id))
-    _wait_for(lambda: len(fake.calls) == n and all(c.call_id for c in store.chunks(run_id)), "calls stored")
+    wait_for(lambda: len(fake.calls) == n and all(c.call_id for c in store.chunks(run_id)),
+             what="calls stored", every=0.02)
     manager.shutdown()                      # the app stops with every call still running remotely
     spawned = set(fake.calls)
     fake.restart()                          # so does the control plane; calls and results survive
@@ -140,7 +125,7 @@ def test_cancel_reaches_the_remote_calls(fake, frame):
     try:
         run_id = manager.submit(frame, WALLET, load_catalog(), options=MODAL)
         n = len(store.chunks(run_id))
-        _wait_for(lambda: len(fake.calls) == n, "every chunk spawned")
+        wait_for(lambda: len(fake.calls) == n, what="every chunk spawned", every=0.02)
         manager.cancel(run_id)
         assert {fake.state(c) for c in fake.calls} == {"cancelled"}
         assert store.run(run_id).status == "cancelled"
