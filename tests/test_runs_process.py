@@ -56,14 +56,18 @@ def setup(tmp_path):
     return frame, source, env, tmp_path
 
 
+def slow_batch(source: Path, env: dict, out: Path) -> subprocess.Popen:
+    """`score --executor local` in its own process, one worker, chunks slowed to 0.3 s each."""
+    return subprocess.Popen([sys.executable, "-m", "backend", "score", str(source), "--wallet", WALLET,
+                             "--executor", "local", "--chunk-size", "30", "--workers", "1", "--out", str(out)],
+                            cwd=ROOT, env={**env, SLEEP_ENV: "0.3"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_cli_killed_mid_run_then_resumed_equals_an_uninterrupted_run(setup):
     frame, source, env, tmp = setup
-    slow = {**env, SLEEP_ENV: "0.3"}
-    run = subprocess.Popen([sys.executable, "-m", "backend", "score", str(source), "--wallet", WALLET,
-                            "--executor", "local", "--chunk-size", "30", "--workers", "1",
-                            "--out", str(tmp / "never.csv")], cwd=ROOT, env=slow,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = slow_batch(source, env, tmp / "never.csv")
     try:
         store = Store(tmp / "home")
         run_id = wait_for(lambda: next((r["run_id"] for r in store.list_runs() if r["done"] >= 2), None),
@@ -109,11 +113,7 @@ def test_cli_killed_mid_run_then_resumed_equals_an_uninterrupted_run(setup):
 
 def test_cli_cancel_reaches_the_process_running_the_run(setup):
     frame, source, env, tmp = setup
-    slow = {**env, SLEEP_ENV: "0.3"}
-    run = subprocess.Popen([sys.executable, "-m", "backend", "score", str(source), "--wallet", WALLET,
-                            "--executor", "local", "--chunk-size", "30", "--workers", "1",
-                            "--out", str(tmp / "partial.csv")], cwd=ROOT, env=slow,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = slow_batch(source, env, tmp / "partial.csv")
     try:
         store = Store(tmp / "home")
         run_id = wait_for(lambda: next((r["run_id"] for r in store.list_runs() if r["done"] >= 1), None),
